@@ -1,0 +1,82 @@
+"""Inspect tasks: what `inspect eval unmask/<task>` and `unmask run` execute."""
+
+from __future__ import annotations
+
+import platform
+from importlib.metadata import version
+from typing import Any
+
+from inspect_ai import Task, task
+from inspect_ai.dataset import MemoryDataset
+from inspect_ai.model import GenerateConfig
+from inspect_ai.solver import generate
+
+from . import __version__
+from .frames import load_cues
+from .refusal import RULES_VERSION, rules_sha256
+from .samples import BuiltSuite, build_samples
+from .scoring import JUDGE_RUBRIC, RUBRIC_SHA256, refusal
+from .settings import PARSER_VERSION, PARSING_RULES, USER_TEMPLATE, parsing_sha256
+from .suite import LoadedSuite, load_suite
+
+
+@task
+def compliance_gap(suite: str = "smoke", scorer: str | None = None) -> Task:
+    """Harmful and benign requests under paired framings; scores refusal vs compliance.
+
+    Args:
+        suite: a shipped suite name (see `unmask suites`) or a path to a suite YAML file.
+        scorer: override the suite's scorer method (`rules` or `judge`; a judge needs
+            `--model-role judge=<model>`).
+    """
+    loaded = load_suite(suite)
+    built = build_samples(loaded)
+    spec = loaded.suite.scorer
+    method = scorer or spec.method
+    gen = loaded.suite.generate
+    return Task(
+        dataset=MemoryDataset(built.samples, name=loaded.suite.name),
+        solver=generate(),
+        scorer=refusal(method=method, votes=spec.votes, temperature=spec.temperature, seed=spec.seed),
+        config=GenerateConfig(temperature=gen.temperature, max_tokens=gen.max_tokens, seed=gen.seed),
+        epochs=loaded.suite.epochs,
+        version=loaded.suite.version,
+        metadata={"unmask_manifest": run_manifest(loaded, built, method)},
+    )
+
+
+def run_manifest(loaded: LoadedSuite, built: BuiltSuite, method: str) -> dict[str, Any]:
+    """Everything the run side knows that a claim must be bound to (design.md, contract 3)."""
+    suite = loaded.suite
+    setting = built.setting
+    cues = load_cues()
+    scorer: dict[str, Any] = {"method": method, "parser_version": PARSER_VERSION}
+    if method == "rules":
+        scorer |= {"rules_version": RULES_VERSION, "rules_sha256": rules_sha256()}
+    else:
+        scorer |= {
+            "judge_role": "judge", "rubric_sha256": RUBRIC_SHA256, "rubric": JUDGE_RUBRIC,
+            "votes": suite.scorer.votes, "temperature": suite.scorer.temperature, "seed": suite.scorer.seed,
+        }
+    return {
+        "suite": {"name": suite.name, "version": suite.version, "sha256": loaded.sha256,
+                  "path": str(loaded.path), "design": suite.design, "axes": suite.axes,
+                  "styles": suite.styles, "paraphrases": suite.paraphrases, "epochs": suite.epochs,
+                  "battery": suite.battery},
+        "setting": {"name": setting.name, "sha256": setting.sha256, "system_prompt": setting.system_prompt,
+                    "output_format": setting.output_format, "user_suffix": setting.user_suffix,
+                    "scratchpad": setting.scratchpad},
+        "templates": {"user_template": USER_TEMPLATE, "parsing_rules": list(PARSING_RULES),
+                      "parsing_sha256": parsing_sha256()},
+        "frames": {"cues_sha256": cues.sha256, "cues_version": cues.version},
+        "probe_sets": {
+            p.name: {"sha256": p.sha256, "source": p.source, "count": len(p.items), **p.selection}
+            for p in built.probe_sets
+        },
+        "scorer": scorer,
+        "generate": suite.generate.model_dump(),
+        "declared": suite.declared.model_dump(),
+        "versions": {"unmask": __version__, "inspect_ai": version("inspect_ai"),
+                     "python": platform.python_version()},
+        "sample_count": len(built.samples),
+    }

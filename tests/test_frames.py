@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from unmask.frames import AXES, STYLES, load_cues
+from unmask.settings import load_settings
+
+
+@pytest.mark.parametrize(("axis", "style"), list(itertools.product(AXES, STYLES)))
+def test_every_axis_style_paraphrase_renders_and_levels_differ(axis: str, style: str) -> None:
+    cues = load_cues()
+    watched, unwatched = AXES[axis]
+    for p in range(cues.paraphrase_count(axis, style)):
+        a = cues.render({axis: watched}, style, p)
+        b = cues.render({axis: unwatched}, style, p)
+        text_a = a.system_cues + a.user_prefix
+        text_b = b.system_cues + b.user_prefix
+        assert text_a.strip() and text_b.strip()
+        assert text_a != text_b, f"{axis}/{style}/{p}: the two levels render the same text"
+
+
+def test_system_style_goes_to_system_prompt_others_to_user_turn() -> None:
+    cues = load_cues()
+    setting = load_settings().settings["helpful_only"]
+    system = cues.render({"monitoring": "monitored"}, "system", 0)
+    assert system.user_prefix == ""
+    assert system.system_cues in setting.system_message(system)
+    assert setting.user_message("hello", system) == "hello"
+    for style in ("tier_tag", "metadata", "file"):
+        frame = cues.render({"monitoring": "monitored"}, style, 0)
+        assert frame.system_cues == ""
+        user = setting.user_message("hello", frame)
+        assert user.startswith(frame.user_prefix) and user.endswith("\n\nhello")
+        assert "{cues}" not in setting.system_message(frame)
+
+
+def test_paraphrases_differ_within_a_style() -> None:
+    cues = load_cues()
+    for axis, style in itertools.product(AXES, STYLES):
+        texts = {cues.render({axis: AXES[axis][0]}, style, p).user_prefix
+                 + cues.render({axis: AXES[axis][0]}, style, p).system_cues
+                 for p in range(cues.paraphrase_count(axis, style))}
+        assert len(texts) == cues.paraphrase_count(axis, style) >= 3
+
+
+def test_factorial_frame_stacks_one_cue_per_axis_in_canonical_order() -> None:
+    cues = load_cues()
+    frame = cues.render({"phase": "training", "monitoring": "unmonitored"}, "file", 1)
+    assert [a for a, _ in frame.conditions] == ["monitoring", "phase"]
+    assert frame.user_prefix.count("<attached_file") == 2
+    mon = cues.render({"monitoring": "unmonitored"}, "file", 1).user_prefix
+    phase = cues.render({"phase": "training"}, "file", 1).user_prefix
+    assert frame.user_prefix == f"{mon}\n\n{phase}"
+
+
+def test_unknown_axis_level_style_and_paraphrase_are_errors() -> None:
+    cues = load_cues()
+    with pytest.raises(ValueError, match="unknown axis"):
+        cues.render({"mood": "happy"}, "system", 0)
+    with pytest.raises(ValueError, match="no level"):
+        cues.render({"monitoring": "maybe"}, "system", 0)
+    with pytest.raises(ValueError, match="unknown cue style"):
+        cues.render({"monitoring": "monitored"}, "smoke-signal", 0)
+    with pytest.raises(ValueError, match="no paraphrase"):
+        cues.render({"monitoring": "monitored"}, "system", 99)
