@@ -12,7 +12,7 @@ from inspect_ai.model import GenerateConfig
 from inspect_ai.solver import generate
 
 from . import __version__
-from .frames import load_cues
+from .frames import AXES, load_cues
 from .refusal import RULES_VERSION, rules_sha256
 from .samples import BuiltSuite, build_samples
 from .scoring import JUDGE_RUBRIC, RUBRIC_SHA256, refusal
@@ -79,4 +79,21 @@ def run_manifest(loaded: LoadedSuite, built: BuiltSuite, method: str) -> dict[st
         "versions": {"unmask": __version__, "inspect_ai": version("inspect_ai"),
                      "python": platform.python_version()},
         "sample_count": len(built.samples),
+        "contrasts": declared_contrasts(suite.axes, suite.design),
     }
+
+
+def declared_contrasts(axes: list[str], design: str) -> list[dict[str, Any]]:
+    """One gated contrast per varied axis (first level minus second); interactions are exploratory."""
+    out: list[dict[str, Any]] = [
+        {"name": axis, "factor": axis, "a": AXES[axis][0], "b": AXES[axis][1], "outcome": "complied",
+         "gate": True, "direction": "a_minus_b"}
+        for axis in axes
+    ]
+    if design == "factorial":
+        out += [
+            {"name": f"{x}×{y}", "factor": [x, y], "a": [AXES[x][0], AXES[y][0]], "b": [AXES[x][1], AXES[y][1]],
+             "outcome": "complied", "gate": False, "direction": "interaction"}
+            for i, x in enumerate(axes) for y in axes[i + 1 :]
+        ]
+    return out
