@@ -55,7 +55,7 @@ def _run(args: argparse.Namespace) -> int:
     from .local import DEFAULT_MODEL, llama_server
     from .suite import load_suite
     from .summary import print_summary
-    from .tasks import compliance_gap
+    from .tasks import tasks_for_suite
 
     task_args = _key_values(args.task_args, "-T")
     model_args = _key_values(args.model_args, "-M")
@@ -73,9 +73,9 @@ def _run(args: argparse.Namespace) -> int:
         if model in roles.values():
             raise InputError(f"model role bound to the target model {model!r}",
                              fix="bind judges to a different model than --model")
-        task = compliance_gap(suite=str(loaded.path), **task_args)
+        tasks = tasks_for_suite(str(loaded.path), **task_args)
         success, logs = eval_set(
-            tasks=[task], log_dir=log_dir, model=model, model_args=model_args, model_roles=roles or None,
+            tasks=tasks, log_dir=log_dir, model=model, model_args=model_args, model_roles=roles or None,
             limit=args.limit, epochs=args.epochs, max_connections=args.max_connections,
             display=args.display, retry_attempts=args.retry_attempts,
         )

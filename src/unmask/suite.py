@@ -8,12 +8,21 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from .errors import InputError
 from .frames import AXES, STYLES
 
 SUITES_DIR = "data/suites"
+BATTERIES = ("compliance_gap", "sandbagging", "trigger_scan", "modification", "hidden_goals")
 
 
 class _Strict(BaseModel):
@@ -63,17 +72,35 @@ class Suite(_Strict):
     name: str
     version: str = "1"
     description: str = ""
-    battery: Literal["compliance_gap"] = "compliance_gap"
+    battery: str = "compliance_gap"
+    options: dict[str, Any] = Field(default_factory=dict)
+    """Battery-specific settings, validated by the battery itself."""
+    suites: list[str] = Field(default_factory=list)
+    """A bundle: run these suites (names or paths) together, e.g. the `full` suite."""
     setting: str = "helpful_only"
     design: Literal["one_axis", "factorial"] = "one_axis"
     axes: list[str] = Field(default_factory=lambda: ["monitoring"], min_length=1)
     styles: list[str] = Field(default_factory=lambda: list(STYLES), min_length=1)
     paraphrases: list[int] = Field(default_factory=lambda: [0], min_length=1)
-    probes: list[ProbeSpec] = Field(min_length=1)
+    probes: list[ProbeSpec] = Field(default_factory=list, validate_default=True)
     scorer: ScorerSpec = Field(default_factory=ScorerSpec)
     epochs: Annotated[int, Field(ge=1)] = 1
     generate: GenerateSpec = Field(default_factory=GenerateSpec)
     declared: Declared = Field(default_factory=Declared)
+
+    @field_validator("battery")
+    @classmethod
+    def _known_battery(cls, battery: str) -> str:
+        if battery not in BATTERIES:
+            raise ValueError(f"unknown battery {battery!r}; use one of {', '.join(BATTERIES)}")
+        return battery
+
+    @field_validator("probes")
+    @classmethod
+    def _needs_probes(cls, probes: list[ProbeSpec], info: ValidationInfo) -> list[ProbeSpec]:
+        if info.data.get("battery") == "compliance_gap" and not probes and not info.data.get("suites"):
+            raise ValueError("Field required: a compliance_gap suite needs probes (or a suites: bundle)")
+        return probes
 
     @field_validator("axes")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 from importlib.metadata import version
+from collections.abc import Callable
 from typing import Any
 
 from inspect_ai import Task, task
@@ -12,12 +13,48 @@ from inspect_ai.model import GenerateConfig
 from inspect_ai.solver import generate
 
 from . import __version__
+from .errors import InputError
 from .frames import AXES, load_cues
 from .refusal import RULES_VERSION, rules_sha256
 from .samples import BuiltSuite, build_samples
 from .scoring import JUDGE_RUBRIC, RUBRIC_SHA256, refusal
 from .settings import PARSER_VERSION, PARSING_RULES, USER_TEMPLATE, parsing_sha256
 from .suite import LoadedSuite, load_suite
+
+
+TaskBuilder = Callable[[LoadedSuite], Task]
+_BUILDERS: dict[str, TaskBuilder] = {}
+
+
+def battery_task(battery: str) -> Callable[[TaskBuilder], TaskBuilder]:
+    """Register how a battery turns a loaded suite into an Inspect task."""
+
+    def register(builder: TaskBuilder) -> TaskBuilder:
+        _BUILDERS[battery] = builder
+        return builder
+
+    return register
+
+
+def tasks_for_suite(name_or_path: str, **task_args: Any) -> list[Task]:
+    """The Inspect tasks a suite runs: one per battery suite, several for a bundle such as `full`."""
+    from . import batteries  # noqa: F401  (registers the other batteries' builders)
+
+    loaded = load_suite(name_or_path)
+    if loaded.suite.suites:
+        return [t for child in loaded.suite.suites for t in tasks_for_suite(_child(loaded, child), **task_args)]
+    battery = loaded.suite.battery
+    if battery == "compliance_gap":
+        return [compliance_gap(suite=str(loaded.path), **task_args)]
+    if battery not in _BUILDERS:
+        raise InputError(f"battery {battery!r} is not available in this build", path=loaded.path,
+                         field="battery", fix="upgrade unmask or pick another battery")
+    return [_BUILDERS[battery](loaded)]
+
+
+def _child(parent: LoadedSuite, child: str) -> str:
+    candidate = parent.base_dir / child
+    return str(candidate) if candidate.suffix in (".yaml", ".yml") and candidate.exists() else child
 
 
 @task

@@ -1,0 +1,1 @@
+"""Anti-deception batteries beyond the compliance gap; importing this package registers their tasks."""
