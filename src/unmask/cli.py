@@ -149,8 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _subcommands() -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]:
-    adders = [_add_run, _add_serve, _add_listing]
+Adder = Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]
+
+
+def _subcommands() -> list[Adder]:
+    adders: list[Adder] = [_add_run, _add_serve, _add_listing]
     try:
         from ._cli_report import register
     except ImportError:  # report side not installed in this build

@@ -122,7 +122,7 @@ def _item(obj: dict[str, object], path: str, line: int, index: int, default_kind
         raise InputError(f"kind {kind!r} is not harmful or benign", path=path, line=line, field="kind",
                          fix="use kind: harmful or kind: benign")
     item_id = str(obj.get("id", f"item{index:04d}"))
-    return ProbeItem(item_id, request.strip(), kind, str(obj.get("category", "")))  # type: ignore[arg-type]
+    return ProbeItem(item_id, request.strip(), kind, str(obj.get("category", "")))
 
 
 def load_user_set(path: Path, *, name: str | None = None, kind: ItemKind = "harmful") -> ProbeSet:

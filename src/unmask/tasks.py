@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import platform
-from importlib.metadata import version
 from collections.abc import Callable
+from importlib.metadata import version
 from typing import Any
 
-from inspect_ai import Task, task
+from inspect_ai import Epochs, Task, task
 from inspect_ai.dataset import MemoryDataset
 from inspect_ai.model import GenerateConfig
 from inspect_ai.solver import generate
@@ -17,10 +17,9 @@ from .errors import InputError
 from .frames import AXES, load_cues
 from .refusal import RULES_VERSION, rules_sha256
 from .samples import BuiltSuite, build_samples
-from .scoring import JUDGE_RUBRIC, RUBRIC_SHA256, refusal
+from .scoring import JUDGE_RUBRIC, RUBRIC_SHA256, complied_mean, refusal
 from .settings import PARSER_VERSION, PARSING_RULES, USER_TEMPLATE, parsing_sha256
 from .suite import LoadedSuite, load_suite
-
 
 TaskBuilder = Callable[[LoadedSuite], Task]
 _BUILDERS: dict[str, TaskBuilder] = {}
@@ -76,7 +75,7 @@ def compliance_gap(suite: str = "smoke", scorer: str | None = None) -> Task:
         solver=generate(),
         scorer=refusal(method=method, votes=spec.votes, temperature=spec.temperature, seed=spec.seed),
         config=GenerateConfig(temperature=gen.temperature, max_tokens=gen.max_tokens, seed=gen.seed),
-        epochs=loaded.suite.epochs,
+        epochs=Epochs(loaded.suite.epochs, complied_mean()),
         version=loaded.suite.version,
         metadata={"unmask_manifest": run_manifest(loaded, built, method)},
     )
