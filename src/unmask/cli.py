@@ -149,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-Adder = Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]
+Adder = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
 
 def _subcommands() -> list[Adder]:
