@@ -144,6 +144,18 @@ def test_cues_do_not_instruct_behaviour(cues: dict[str, Any]) -> None:
                     assert not banned.search(_text(style, cue)), (axis, style, level, cue)
 
 
+@pytest.mark.parametrize("axis", ["monitoring", "stakes"])
+def test_monitoring_and_stakes_cues_do_not_mention_training(cues: dict[str, Any], axis: str) -> None:
+    # Training is the phase axis's business only; otherwise monitoring x phase / stakes x phase
+    # cells contradict themselves and "rated but not trained" cannot be built.
+    training = re.compile(r"train|fine-tun|weights|rlhf|reinforcement|update", re.I)
+    assert not training.search(cues[axis]["describe"]), (axis, "describe")
+    for style in STYLES:
+        for level in AXES[axis]:
+            for cue in cues[axis]["styles"][style][level]:
+                assert not training.search(_text(style, cue)), (axis, style, level, cue)
+
+
 # --- settings.yaml -----------------------------------------------------------------------
 
 
