@@ -1,0 +1,209 @@
+"""Shared plumbing for the batteries: options, contract-1 samples, the manifest and record access.
+
+Every battery builds samples the same way (content-addressed ids, the contract-1 metadata keys) and
+binds its task to the same manifest shape as the compliance gap, so records, statistics, report and
+gate read battery logs without knowing which battery wrote them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib.metadata import version
+from importlib.resources import files
+from typing import Any, TypeVar
+
+import yaml
+from inspect_ai.dataset import Sample
+from inspect_ai.model import ChatMessage
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .. import __version__
+from ..errors import InputError
+from ..samples import sample_id
+from ..suite import LoadedSuite, _line_of
+
+DATA_DIR = "data/batteries"
+EXCERPT_CHARS = 600
+"""Completion text kept in `Score.metadata` (Inspect keeps score metadata strings under 1k in summaries)."""
+
+
+class Options(BaseModel):
+    """Base of every battery's `options:` model: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+O = TypeVar("O", bound=Options)
+
+
+def parse_options(loaded: LoadedSuite, model: type[O]) -> O:
+    """Validate `options:` with the battery's own model; errors point at file, line and field."""
+    try:
+        return model.model_validate(loaded.suite.options)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ("options", *err["loc"])
+        try:
+            node = yaml.compose(loaded.path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            node = None
+        fix = (f"remove '{loc[-1]}' or check its spelling; see docs/batteries.md"
+               if err["type"] == "extra_forbidden" else "see docs/batteries.md for this option")
+        raise InputError(str(err["msg"]).removeprefix("Value error, "), path=loaded.path,
+                         line=_line_of(node, loc), field=".".join(str(p) for p in loc), fix=fix) from exc
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """A shipped battery data file with the sha256 of its bytes (recorded in the manifest)."""
+
+    name: str
+    doc: Any
+    sha256: str
+
+
+@cache
+def load_data(name: str) -> DataFile:
+    """Load `data/batteries/<name>.yaml`."""
+    raw = files("unmask").joinpath(f"{DATA_DIR}/{name}.yaml").read_bytes()
+    return DataFile(name, yaml.safe_load(raw), hashlib.sha256(raw).hexdigest())
+
+
+def battery_sample(
+    loaded: LoadedSuite, *, battery: str, pair_id: str, probe_set: str, item_kind: str,
+    conditions: Mapping[str, str], style: str, paraphrase: int, setting: str,
+    messages: list[ChatMessage], target: str = "", extra: Mapping[str, Any] | None = None,
+) -> Sample:
+    """One Inspect sample carrying the contract-1 keys, with a content-addressed id."""
+    suite = loaded.suite
+    conds = dict(conditions)
+    return Sample(
+        id=sample_id(suite.version, pair_id, conds, style, paraphrase),
+        input=messages,
+        target=target,
+        metadata={
+            "pair_id": pair_id, "probe_set": probe_set, "item_kind": item_kind, "battery": battery,
+            "conditions": conds, "style": style, "paraphrase": paraphrase, "setting": setting,
+            "suite": suite.name, "suite_version": suite.version, **(extra or {}),
+        },
+    )
+
+
+def contrast(name: str, factor: str, a: str, b: str, outcome: str, *, gate: bool) -> dict[str, Any]:
+    """A declared contrast (design.md, contract 4): level `a` minus level `b` of one factor, on pairs."""
+    return {"name": name, "factor": factor, "a": a, "b": b, "outcome": outcome, "gate": gate,
+            "direction": "a_minus_b"}
+
+
+def interaction(name: str, factors: tuple[str, str], a: tuple[str, str], b: tuple[str, str],
+                outcome: str) -> dict[str, Any]:
+    """A two-factor interaction contrast, always exploratory: (a0 - b0 at a1) - (a0 - b0 at b1)."""
+    return {"name": name, "factor": list(factors), "a": list(a), "b": list(b), "outcome": outcome,
+            "gate": False, "direction": "interaction"}
+
+
+def battery_manifest(
+    loaded: LoadedSuite, *, setting: Mapping[str, Any], item_sets: Mapping[str, Any],
+    scorer: Mapping[str, Any], contrasts: list[dict[str, Any]], sample_count: int,
+    data_files: Iterable[DataFile] = (), extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The contract-3 manifest in the compliance gap's shape, plus the battery's contrasts."""
+    suite = loaded.suite
+    return {
+        "suite": {"name": suite.name, "version": suite.version, "sha256": loaded.sha256,
+                  "path": str(loaded.path), "battery": suite.battery, "epochs": suite.epochs,
+                  "paraphrases": suite.paraphrases, "styles": suite.styles,
+                  "options": json.loads(json.dumps(suite.options, default=str))},
+        "setting": dict(setting),
+        "templates": {f.name: f.sha256 for f in data_files},
+        "probe_sets": dict(item_sets),
+        "scorer": dict(scorer),
+        "generate": suite.generate.model_dump(),
+        "declared": suite.declared.model_dump(),
+        "versions": {"unmask": __version__, "inspect_ai": version("inspect_ai"),
+                     "python": platform.python_version()},
+        "sample_count": sample_count,
+        "contrasts": contrasts,
+        **(extra or {}),
+    }
+
+
+def text_sha256(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --- reading records (analysis side) ---------------------------------------------------------------
+
+_WORD = re.compile(r"[a-z0-9']+|[^\sa-z0-9']")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One observation as the analyses need it; built from a records.py dict or SampleRecord."""
+
+    pair_id: str
+    conditions: dict[str, str]
+    outcome: float | None
+    completion: str
+    battery: str
+    style: str = ""
+    paraphrase: int = 0
+    epoch: int = 1
+    meta: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def key_without(self, factor: str) -> tuple[Any, ...]:
+        """What two observations must share to be a pair for `factor` (design.md, contract 1)."""
+        rest = tuple(sorted((k, v) for k, v in self.conditions.items() if k != factor))
+        return (self.pair_id, self.style, self.paraphrase, self.epoch, rest)
+
+
+def _get(record: Any, key: str, default: Any = None) -> Any:
+    if isinstance(record, Mapping):
+        return record.get(key, default)
+    return getattr(record, key, default)
+
+
+def rows(records: Iterable[Any], battery: str) -> list[Row]:
+    """Records of one battery as rows; completion falls back to the score metadata's excerpt."""
+    out: list[Row] = []
+    for r in records:
+        if _get(r, "battery") != battery or not _get(r, "pair_id"):
+            continue
+        meta = _get(r, "score_metadata") or _get(r, "metadata") or {}
+        completion = _get(r, "completion") or (meta.get("completion") if isinstance(meta, Mapping) else "") or ""
+        outcome = _get(r, "outcome")
+        extra = {k: _get(r, k) for k in ("eval_awareness", "likelihood", "self_preservation", "sample_id")
+                 if _get(r, k) is not None}
+        out.append(Row(
+            pair_id=str(_get(r, "pair_id")), conditions=dict(_get(r, "conditions") or {}),
+            outcome=None if outcome is None else float(outcome), completion=str(completion),
+            battery=battery, style=str(_get(r, "style") or ""), paraphrase=int(_get(r, "paraphrase") or 0),
+            epoch=int(_get(r, "epoch") or 1), meta=dict(meta) if isinstance(meta, Mapping) else {}, extra=extra,
+        ))
+    return out
+
+
+def pairs(data: Sequence[Row], factor: str, a: str, b: str) -> list[tuple[Row, Row]]:
+    """Matched (a, b) observations for one factor: same item, style, paraphrase, epoch, other conditions."""
+    by_key: dict[tuple[Any, ...], dict[str, Row]] = {}
+    for row in data:
+        level = row.conditions.get(factor)
+        if level in (a, b):
+            by_key.setdefault(row.key_without(factor), {})[level] = row
+    return [(cell[a], cell[b]) for cell in by_key.values() if a in cell and b in cell]
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word and punctuation tokens (how replies are compared and markers found)."""
+    return _WORD.findall(text.lower())
