@@ -94,3 +94,27 @@ def test_sigkill_then_rerun_completes_every_sample_exactly_once(
     ids = Counter((s.id, s.epoch) for s in done[0].samples or [])
     assert set(ids.values()) == {1}
     assert {i for i, _ in ids} == expected
+
+
+def test_second_bundled_model_gemma_runs_through_the_same_task(tmp_path: Path) -> None:
+    """Gemma-3-270M (base) has no chat template in its GGUF; it is served with the `gemma` chat format."""
+    from inspect_ai import eval as inspect_eval
+
+    from unmask.local import llama_server
+    from unmask.tasks import compliance_gap
+
+    with llama_server("gemma-3-270m") as server:
+        env = {k: os.environ.get(k) for k in server.env()}
+        os.environ.update(server.env())
+        try:
+            (log,) = inspect_eval(compliance_gap(suite="smoke"), model=server.inspect_model, limit=2,
+                                  display="none", log_dir=str(tmp_path))
+        finally:
+            for k, v in env.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+    assert log.status == "success"
+    assert server.weights_sha256 == "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
+    assert all(s.output.completion.strip() for s in log.samples or [])
