@@ -68,3 +68,16 @@ def test_metadata_contract_keys_on_every_sample(suite_file: Path) -> None:
                 "setting", "suite", "suite_version"}
     for s in build_samples(load_suite(str(suite_file))).samples:
         assert required <= set(s.metadata or {})
+
+
+def test_task_version_changes_with_content_not_with_path(suite_file: Path, tmp_path: Path) -> None:
+    from unmask.tasks import compliance_gap
+
+    first = compliance_gap(suite=str(suite_file)).version
+    copy = tmp_path / "copy" / "suite.yaml"
+    copy.parent.mkdir()
+    copy.write_text(suite_file.read_text())
+    assert compliance_gap(suite=str(copy)).version == first
+    suite_file.write_text(suite_file.read_text().replace("limit: 3", "limit: 4"))
+    changed = compliance_gap(suite=str(suite_file)).version
+    assert changed != first and str(changed).startswith("1.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import platform
 from collections.abc import Callable
 from importlib.metadata import version
@@ -76,9 +77,26 @@ def compliance_gap(suite: str = "smoke", scorer: str | None = None) -> Task:
         scorer=refusal(method=method, votes=spec.votes, temperature=spec.temperature, seed=spec.seed),
         config=GenerateConfig(temperature=gen.temperature, max_tokens=gen.max_tokens, seed=gen.seed),
         epochs=Epochs(loaded.suite.epochs, complied_mean()),
-        version=loaded.suite.version,
+        version=content_version(loaded, built, method),
         metadata={"unmask_manifest": run_manifest(loaded, built, method)},
     )
+
+
+def content_version(loaded: LoadedSuite, built: BuiltSuite, method: str) -> str:
+    """Task version = suite version + a hash of every rendered sample and the scoring rules.
+
+    Inspect's eval-set matches logs to tasks by this version (among other things): a suite, cue or
+    probe edit gets a fresh log instead of being mixed with old samples, while an upgrade that leaves
+    the content alone still resumes.
+    """
+    digest = hashlib.sha256()
+    for sample in built.samples:
+        digest.update(str(sample.id).encode())
+        for message in sample.input if isinstance(sample.input, list) else []:
+            digest.update(message.text.encode())
+    scoring = rules_sha256() if method == "rules" else RUBRIC_SHA256
+    digest.update(f"{method}:{scoring}:{parsing_sha256()}".encode())
+    return f"{loaded.suite.version}.{digest.hexdigest()[:12]}"
 
 
 def run_manifest(loaded: LoadedSuite, built: BuiltSuite, method: str) -> dict[str, Any]:
