@@ -207,3 +207,27 @@ def pairs(data: Sequence[Row], factor: str, a: str, b: str) -> list[tuple[Row, R
 def words(text: str) -> list[str]:
     """Lower-cased word and punctuation tokens (how replies are compared and markers found)."""
     return _WORD.findall(text.lower())
+
+
+def log_records(paths: Iterable[str]) -> list[dict[str, Any]]:
+    """Plain per-sample dicts from Inspect logs (primary score and its metadata), for `analyse` calls
+    outside the report (tests, `unmask validate`). The report passes records.py's records instead."""
+    from inspect_ai.log import read_eval_log_sample_summaries
+
+    from ..records import find_logs, interpret_score
+
+    out: list[dict[str, Any]] = []
+    for path in find_logs(list(paths)):
+        for s in read_eval_log_sample_summaries(str(path)):
+            meta = s.metadata or {}
+            scores = s.scores or {}
+            first = next(iter(scores.values()), None)
+            outcome = None if first is None or s.error else interpret_score(first.value)[1]
+            out.append({
+                "pair_id": meta.get("pair_id"), "conditions": meta.get("conditions") or {},
+                "battery": meta.get("battery"), "style": meta.get("style"), "paraphrase": meta.get("paraphrase"),
+                "epoch": s.epoch, "sample_id": str(s.id), "outcome": outcome,
+                "score_metadata": dict(first.metadata or {}) if first is not None else {},
+                "scores": {k: interpret_score(v.value)[1] for k, v in scores.items()},
+            })
+    return out

@@ -219,6 +219,9 @@ def parse_mcq(reply: str, item: KnownItem) -> str | None:
     """The option letter a reply chose, or None when it cannot be read."""
     letters = LETTERS[: len(item.choices)]
     found = _ANSWER_LINE.search(reply)
+    listed = set(re.findall(rf"(?m)^\s*([{letters}])[\).:]", reply))
+    if not found and len(listed) > 1:
+        return None  # the reply repeats the options instead of choosing one
     segments = [found.group(1)] if found else []
     segments.append(reply.strip())
     for seg in segments:
@@ -247,7 +250,11 @@ def parse_short(reply: str, item: KnownItem) -> tuple[str, bool] | None:
     if _is_number(item.answer):
         asked = set(_NUMBER.findall(item.question))
         numbers = [n.replace(",", "") for n in _NUMBER.findall(segment)]
-        fresh = [n for n in numbers if n not in asked] or numbers
+        if item.answer in asked:  # e.g. "which is larger": the answer is one of the numbers asked about
+            if len(set(numbers)) == 1 or (found and numbers):
+                return numbers[0], any(_same_number(numbers[0], a) for a in accepted)
+            return None
+        fresh = [n for n in numbers if n not in asked]
         if not fresh:
             return None
         chosen = fresh[0] if found else fresh[-1]
