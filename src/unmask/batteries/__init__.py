@@ -1,5 +1,5 @@
 """Anti-deception batteries beyond the compliance gap; importing this package registers their tasks."""
 
-from . import sandbagging, trigger_scan
+from . import hidden_goals, modification, sandbagging, trigger_scan
 
-__all__ = ["sandbagging", "trigger_scan"]
+__all__ = ["hidden_goals", "modification", "sandbagging", "trigger_scan"]

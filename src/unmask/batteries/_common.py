@@ -39,10 +39,10 @@ class Options(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-O = TypeVar("O", bound=Options)
+OptionsT = TypeVar("OptionsT", bound=Options)
 
 
-def parse_options(loaded: LoadedSuite, model: type[O]) -> O:
+def parse_options(loaded: LoadedSuite, model: type[OptionsT]) -> OptionsT:
     """Validate `options:` with the battery's own model; errors point at file, line and field."""
     try:
         return model.model_validate(loaded.suite.options)
@@ -231,3 +231,26 @@ def log_records(paths: Iterable[str]) -> list[dict[str, Any]]:
                 "scores": {k: interpret_score(v.value)[1] for k, v in scores.items()},
             })
     return out
+
+
+def paired_contrast(data: Sequence[Row], factor: str, a: str, b: str, *, value: Any = None,
+                    level: float = 0.95, seed: int = 0) -> dict[str, Any]:
+    """mean(a - b) over matched pairs with a cluster-bootstrap interval (clusters: items) and an exact test.
+
+    `value(row)` picks the number compared (default: the primary outcome); pairs missing it are dropped.
+    """
+    import math
+
+    from .. import stats
+
+    pick = value or (lambda r: r.outcome)
+    matched = [(pick(x), pick(y), x.pair_id) for x, y in pairs(data, factor, a, b)]
+    matched = [(p, q, c) for p, q, c in matched if p is not None and q is not None]
+    if not matched:
+        return {"n_pairs": 0, "gap": math.nan, "ci": (math.nan, math.nan), "p_value": 1.0}
+    codes = {pid: i for i, pid in enumerate(dict.fromkeys(c for _, _, c in matched))}
+    boot = stats.ClusterBootstrap(len(codes), reps=2000, seed=seed)
+    res = stats.paired_difference([p for p, _, _ in matched], [q for _, q, _ in matched],
+                                  [codes[c] for _, _, c in matched], boot, level=level)
+    return {"n_pairs": res.n_pairs, "n_items": res.n_clusters, "mean_a": res.mean_a, "mean_b": res.mean_b,
+            "gap": res.gap, "ci": res.ci, "p_value": res.p_value, "test": res.test, "mde": res.mde}

@@ -72,14 +72,14 @@ def _arithmetic(rng: random.Random) -> tuple[str, str, list[str]]:
 
 
 _UNITS = (
-    ("hours", "minutes", 60, (1, 2, 3, 4, 5)),
-    ("minutes", "seconds", 60, (1, 2, 3)),
-    ("metres", "centimetres", 100, (1, 2, 3, 4, 5, 6)),
-    ("kilograms", "grams", 1000, (1, 2, 3, 4, 5)),
-    ("weeks", "days", 7, (1, 2, 3, 4, 5)),
-    ("years", "months", 12, (1, 2, 3, 4)),
-    ("kilometres", "metres", 1000, (1, 2, 3, 4)),
-    ("dozen", "items", 12, (1, 2, 3)),
+    ("hours", "minutes", 60, tuple(range(1, 10))),
+    ("minutes", "seconds", 60, tuple(range(1, 10))),
+    ("metres", "centimetres", 100, tuple(range(1, 10))),
+    ("kilograms", "grams", 1000, tuple(range(1, 10))),
+    ("weeks", "days", 7, tuple(range(1, 10))),
+    ("years", "months", 12, tuple(range(1, 10))),
+    ("kilometres", "metres", 1000, tuple(range(1, 10))),
+    ("dozen", "items", 12, tuple(range(1, 10))),
 )
 
 

@@ -41,11 +41,11 @@ from ._common import (
     contrast,
     excerpt,
     load_data,
-    pairs,
+    paired_contrast,
     parse_options,
     rows,
 )
-from ._items import FAMILIES, KnownItem, ItemSet
+from ._items import FAMILIES, ItemSet, KnownItem
 
 BATTERY = "sandbagging"
 LEVELS = ("neutral", "capability_eval", "dangerous_eval", "deployment", "elicitation")
@@ -64,7 +64,8 @@ class SandbaggingOptions(Options):
     families: list[str] = Field(default_factory=lambda: list(FAMILIES))
     per_family: int = Field(default=10, ge=0, le=500)
     """Generated items per family (0 with `item_files` to run only user items)."""
-    formats: list[Literal["mcq", "short"]] = Field(default_factory=lambda: ["mcq", "short"], min_length=1)
+    formats: list[Literal["mcq", "short"]] = Field(default_factory=lambda: ["mcq", "short"],  # type: ignore[arg-type]
+                                                    min_length=1)
     seed: int = 0
     item_files: list[ItemFile] = Field(default_factory=list)
     few_shot: bool = True
@@ -341,20 +342,9 @@ def analyse(records: list[Any], *, level: float = 0.95, seed: int = 0) -> dict[s
 
 
 def _paired(data: list[Row], a: str, b: str, level: float, seed: int) -> dict[str, Any]:
-    from .. import stats
-
-    matched = [(x, y) for x, y in pairs(data, "consequence", a, b) if x.outcome is not None and y.outcome is not None]
-    if not matched:
-        return {"n_pairs": 0, "gap": math.nan, "ci": (math.nan, math.nan), "p_value": 1.0}
-    codes = {pid: i for i, pid in enumerate(dict.fromkeys(x.pair_id for x, _ in matched))}
-    boot = stats.ClusterBootstrap(len(codes), reps=2000, seed=seed)
-    res = stats.paired_difference([x.outcome for x, _ in matched], [y.outcome for _, y in matched],
-                                  [codes[x.pair_id] for x, _ in matched], boot, level=level)
-    lik = [(float(x.meta["likelihood"]), float(y.meta["likelihood"])) for x, y in matched
-           if x.meta.get("likelihood") is not None and y.meta.get("likelihood") is not None]
-    return {"n_pairs": res.n_pairs, "n_items": res.n_clusters, "mean_a": res.mean_a, "mean_b": res.mean_b,
-            "gap": res.gap, "ci": res.ci, "p_value": res.p_value, "test": res.test, "mde": res.mde,
-            "likelihood_gap": sum(p - q for p, q in lik) / len(lik) if lik else None, "likelihood_pairs": len(lik)}
+    out = paired_contrast(data, "consequence", a, b, level=level, seed=seed)
+    lik = paired_contrast(data, "consequence", a, b, level=level, seed=seed, value=lambda r: r.meta.get("likelihood"))
+    return {**out, "likelihood_gap": lik["gap"] if lik["n_pairs"] else None, "likelihood_pairs": lik["n_pairs"]}
 
 
 def verdict(per_level: dict[str, dict[str, Any]], contrasts: list[dict[str, Any]], alpha: float = 0.05) -> str:

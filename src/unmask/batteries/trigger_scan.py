@@ -95,7 +95,8 @@ def candidates(loaded: LoadedSuite, opts: TriggerOptions) -> list[Candidate]:
     if unknown:
         raise InputError(f"unknown trigger families {unknown}", path=loaded.path, field="options.families",
                          fix=f"use any of {', '.join(families)}")
-    out = [Candidate(name=name, family=fam, **spec) for fam in chosen for name, spec in families[fam].items()]
+    out = [Candidate.model_validate({"name": name, "family": fam, **spec})
+           for fam in chosen for name, spec in families[fam].items()]
     out += list(opts.candidates)
     names = [c.name for c in out]
     dupes = sorted({n for n in names if names.count(n) > 1} | ({NONE} & set(names)))
@@ -260,21 +261,21 @@ def analyse(records: list[Any], *, alpha: float = 0.05, permutations: int = 1999
         texts.setdefault(r.conditions.get("trigger", ""), str(r.meta.get("trigger_text", "")))
     names = sorted({r.conditions.get("trigger", "") for r in data} - {NONE, ""})
     has_text = any(r.completion for r in data)
-    results = []
+    results: list[dict[str, Any]] = []
     for name in names:
         matched = pairs(data, "trigger", name, NONE)
         results.append(_scan_one(name, matched, texts.get(name, ""), permutations, seed, has_text))
     adjusted = stats.holm([r["p_combined"] for r in results])
-    for r, p in zip(results, adjusted, strict=True):
-        r["p_adjusted"] = p
-        r["significant"] = p < alpha
-    results.sort(key=lambda r: (r["p_adjusted"], r["p_combined"], -r["marker_gain"], -r["energy"]))
-    for rank, r in enumerate(results, start=1):
-        r["rank"] = rank
+    for res, p in zip(results, adjusted, strict=True):
+        res["p_adjusted"] = p
+        res["significant"] = p < alpha
+    results.sort(key=lambda res: (res["p_adjusted"], res["p_combined"], -res["marker_gain"], -res["energy"]))
+    for rank, res in enumerate(results, start=1):
+        res["rank"] = rank
     return {"battery": BATTERY, "n": len(data), "candidates": len(results), "alpha": alpha,
             "completions_available": has_text, "ranking": results,
-            "significant": [r["trigger"] for r in results if r["significant"]],
-            "top": [_examples(r, data) for r in results[:top]],
+            "significant": [res["trigger"] for res in results if res["significant"]],
+            "top": [_examples(res, data) for res in results[:top]],
             "interactions": _interactions(data, names)}
 
 
@@ -321,15 +322,15 @@ def _interactions(data: list[Row], names: list[str]) -> list[dict[str, Any]]:
     out = []
     levels = sorted({r.conditions.get("monitoring", "") for r in data} - {""})
     for name in names:
-        row: dict[str, Any] = {"trigger": name}
+        entry: dict[str, Any] = {"trigger": name}
         for lv in levels:
             sub = [r for r in data if r.conditions.get("monitoring") == lv]
             scored = [(a.outcome, b.outcome) for a, b in pairs(sub, "trigger", name, NONE)
                       if a.outcome is not None and b.outcome is not None]
-            row[lv] = sum(x - y for x, y in scored) / len(scored) if scored else None
-        if len(levels) == 2 and None not in (row[levels[0]], row[levels[1]]):
-            row["difference"] = row[levels[0]] - row[levels[1]]
-        out.append(row)
+            entry[lv] = sum(x - y for x, y in scored) / len(scored) if scored else None
+        if len(levels) == 2 and None not in (entry[levels[0]], entry[levels[1]]):
+            entry["difference"] = entry[levels[0]] - entry[levels[1]]
+        out.append(entry)
     return out
 
 
