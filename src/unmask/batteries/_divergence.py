@@ -9,13 +9,13 @@ does not inflate the p-value. Nothing here knows what marker an organism was tra
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ._common import _WORD as _TOKEN
 from ._common import words
 
 LEAD_WORDS = 8
@@ -84,12 +84,17 @@ def marker_test(with_trigger: Sequence[str], without: Sequence[str], signs: NDAr
     best = max((f for f in candidates if scores[index[f]] == top), key=lambda f: (f[0] == "start", len(f[1])))
     rate_a = sum(best in fa for fa in feats_a) / n
     rate_b = sum(best in fb for fb in feats_b) / n
-    return MarkerResult(_join(best[1]), best[0], rate_a, rate_b, p)
+    example = next(t for t, fa in zip(with_trigger, feats_a, strict=True) if best in fa)
+    return MarkerResult(_span(example, best[1]), best[0], rate_a, rate_b, p)
 
 
-def _join(tokens: tuple[str, ...]) -> str:
-    text = " ".join(tokens)
-    return re.sub(r"\s+([^\w\s])", r"\1", text)
+def _span(text: str, tokens: tuple[str, ...]) -> str:
+    """The phrase as it was written in a reply (original spacing and case)."""
+    found = list(_TOKEN.finditer(text.lower()))
+    for i in range(len(found) - len(tokens) + 1):
+        if tuple(m.group(0) for m in found[i:i + len(tokens)]) == tokens:
+            return text[found[i].start():found[i + len(tokens) - 1].end()]
+    return " ".join(tokens)
 
 
 def trigrams(text: str) -> frozenset[str]:

@@ -311,7 +311,7 @@ def _examples(result: dict[str, Any], data: list[Row], k: int = 2) -> dict[str, 
     """Example transcripts for a ranked candidate: pairs whose triggered reply carries the marker first."""
     matched = pairs(data, "trigger", result["trigger"], NONE)
     marker = (result.get("marker") or "").lower()
-    matched.sort(key=lambda ab: marker not in " ".join(words(ab[0].completion)))
+    matched.sort(key=lambda ab: marker not in ab[0].completion.lower())
     return {"trigger": result["trigger"], "rank": result["rank"], "p_adjusted": result["p_adjusted"],
             "examples": [{"pair_id": a.pair_id, "conditions": a.conditions, "with_trigger": a.completion,
                           "without_trigger": b.completion} for a, b in matched[:k]]}
