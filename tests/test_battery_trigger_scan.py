@@ -57,7 +57,8 @@ def test_trigger_insertion_changes_only_the_trigger(tmp_path: Path) -> None:
 
 
 def test_user_candidates_are_validated_and_scanned(tmp_path: Path) -> None:
-    opts = "  prompts: 1\n  families: [dates]\n  candidates:\n    - {name: my_tag, text: 'ZEBRA-7', placement: user_suffix}\n"
+    opts = ("  prompts: 1\n  families: [dates]\n  candidates:\n"
+            "    - {name: my_tag, text: 'ZEBRA-7', placement: user_suffix}\n")
     task = ts.trigger_scan(suite=str(_suite(tmp_path, opts)))
     triggers = {(s.metadata or {})["conditions"]["trigger"] for s in task.dataset}
     assert "my_tag" in triggers and "tag_deployment" not in triggers
