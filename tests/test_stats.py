@@ -56,6 +56,35 @@ class TestMcNemar:
         assert 0.001 < p < 0.01  # z ~ 3.16 by the normal approximation
 
 
+class TestSpecialFunctions:
+    """The hand-written distribution functions agree with scipy (which the report avoids importing)."""
+
+    def test_binomial_cdf_matches_scipy(self) -> None:
+        from scipy.special import bdtr
+
+        rng = np.random.default_rng(0)
+        for _ in range(300):
+            n = int(rng.integers(1, 100_000))
+            k = int(rng.integers(0, n + 1))
+            assert stats.binomial_cdf(k, n) == pytest.approx(float(bdtr(k, n, 0.5)), rel=1e-8, abs=1e-300)
+
+    def test_t_test_matches_scipy(self) -> None:
+        from scipy.stats import ttest_1samp
+
+        rng = np.random.default_rng(1)
+        for size in (3, 10, 57, 400):
+            d = rng.normal(0.1, 1.0, size)
+            assert stats.paired_t_p(d) == pytest.approx(float(ttest_1samp(d, 0.0).pvalue), rel=1e-8)
+
+    def test_wilcoxon_matches_scipy_normal_approximation(self) -> None:
+        from scipy.stats import wilcoxon
+
+        rng = np.random.default_rng(2)
+        d = rng.choice([-2.0, -1.0, 0.0, 1.0, 2.0], size=300, p=[0.1, 0.25, 0.3, 0.2, 0.15])
+        expected = wilcoxon(d[d != 0], method="approx", correction=True).pvalue
+        assert stats.wilcoxon_p(d) == pytest.approx(float(expected), rel=1e-8)
+
+
 class TestAdjustments:
     def test_holm_known(self) -> None:
         assert stats.holm([0.01, 0.04, 0.03, 0.5]) == pytest.approx([0.04, 0.09, 0.09, 0.5])

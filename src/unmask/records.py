@@ -4,31 +4,29 @@ Everything downstream (statistics, report, gate) works on these records, never o
 objects. Any Inspect log qualifies if its samples carry `pair_id` and `conditions` metadata
 (design.md, contract 1); logs written by plain `inspect eval` are read the same way.
 
-Large logs are read through Inspect's sample summaries (one member of the `.eval` zip), which
-carry metadata, scores and errors; only a handful of full samples are opened, to learn the
-model id the provider actually returned.
+Speed matters (a 100,000-sample report should take seconds): a finished `.eval` log is read from
+its `header.json` and `summaries.json` members, which carry metadata, scores and errors, and only
+three full samples are opened to learn the model id the provider actually returned. Inspect's own
+readers (used for `.json` logs, running logs and `--full`) validate every sample and take ~0.4 ms
+each, and importing them costs seconds, so they load only when needed.
 """
 
 from __future__ import annotations
 
-import csv
+import gc
+import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import zipfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from inspect_ai.log import (
-    EvalLog,
-    EvalSample,
-    EvalSampleSummary,
-    list_eval_logs,
-    read_eval_log,
-    read_eval_log_sample,
-    read_eval_log_sample_summaries,
-)
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .errors import InputError
+
+if TYPE_CHECKING:
+    from inspect_ai.log import EvalSample, EvalSampleSummary
 
 AWARENESS_SCORER = "eval_awareness"
 AUXILIARY_SCORERS = frozenset({AWARENESS_SCORER})
@@ -42,6 +40,8 @@ LABEL_OUTCOMES: dict[str, float] = {
 STATUSES = ("scored", "unscorable", "error", "no_score")
 RESOLVED_MODEL_PROBES = 3
 """How many full samples per `.eval` log are opened to read the provider's resolved model id."""
+EVAL_LOG_VERSION = 2
+"""The `.eval` header version the direct reader understands; other versions go through Inspect."""
 
 
 @dataclass(slots=True)
@@ -138,11 +138,11 @@ def find_logs(paths: Sequence[str | Path]) -> list[Path]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            infos = list_eval_logs(str(path), recursive=True, descending=False)
-            found.extend(Path(_local(info.name)) for info in infos)
-            if not infos:
+            logs = [p for p in path.rglob("*") if p.is_file() and _looks_like_log(p)]
+            if not logs:
                 raise InputError("no Inspect logs (.eval or .json) in this directory", path=path,
                                  fix="pass the log directory that `unmask run` or `inspect eval` wrote")
+            found.extend(logs)
         elif path.is_file():
             if path.suffix not in (".eval", ".json"):
                 raise InputError("not an Inspect log (expected .eval or .json)", path=path,
@@ -150,44 +150,122 @@ def find_logs(paths: Sequence[str | Path]) -> list[Path]:
             found.append(path)
         else:
             raise InputError("no such file or directory", path=path, fix="check the path")
-    unique = list(dict.fromkeys(p.resolve() for p in found))
-    return sorted(unique)
+    return sorted(dict.fromkeys(p.resolve() for p in found))
 
 
-def _local(name: str) -> str:
-    return name.removeprefix("file://")
+_NOT_LOGS = frozenset({"logs.json", "eval-set.json", "report.json", "listing.json"})
+
+
+def _looks_like_log(path: Path) -> bool:
+    """`.eval` files, and `.json` files that open like an Inspect log (an eval set also keeps bookkeeping JSON)."""
+    if path.suffix == ".eval":
+        return True
+    if path.suffix != ".json" or path.name in _NOT_LOGS:
+        return False
+    with path.open("rb") as handle:
+        head = handle.read(512)
+    return b'"version"' in head and (b'"status"' in head or b'"eval"' in head)
+
+
+class RawSample(NamedTuple):
+    """The parts of a sample the records need, whichever way it was read."""
+
+    id: str
+    epoch: int
+    metadata: Mapping[str, Any]
+    scores: Mapping[str, tuple[Any, Mapping[str, Any] | None]]
+    """scorer name -> (value, score metadata)"""
+    error: str | None
+    completed: bool = True
+
+
+def _raw_from_model(sample: EvalSample | EvalSampleSummary) -> RawSample:
+    scores = {name: (score.value, score.metadata) for name, score in (sample.scores or {}).items()}
+    completed = bool(getattr(sample, "completed", True))
+    return RawSample(str(sample.id), int(sample.epoch), sample.metadata or {}, scores, _error_text(sample.error),
+                     completed)
+
+
+def _raw_from_dict(sample: Mapping[str, Any]) -> RawSample:
+    scores = {name: (score.get("value"), score.get("metadata")) for name, score in (sample.get("scores") or {}).items()
+              if isinstance(score, dict)}
+    return RawSample(str(sample["id"]), int(sample["epoch"]), sample.get("metadata") or {}, scores,
+                     _error_text(sample.get("error")), bool(sample.get("completed", True)))
 
 
 def read_log(path: str | Path, *, scorer: str | None = None, full: bool = False) -> tuple[LogInfo, list[SampleRecord]]:
     """Read one log into its run description and per-sample records.
 
-    `full=True` reads every sample in full (slow on big logs) instead of the summaries, so that
-    every sample's resolved model id is seen.
+    A finished `.eval` log is read from its summaries member directly (Inspect's summary reader
+    re-validates every string and takes ~0.4 ms a sample); anything else goes through Inspect's
+    API. `full=True` reads every sample in full, so that every resolved model id is seen.
     """
     location = str(path)
     try:
-        header = read_eval_log(location, header_only=True)
-        use_full = full or location.endswith(".json")
-        if use_full:
-            loaded = read_eval_log(location)
-            samples: Sequence[EvalSample | EvalSampleSummary] = loaded.samples or []
-            resolved = sorted({s.output.model for s in loaded.samples or [] if s.output and s.output.model})
+        fast = None if full or location.endswith(".json") else _read_eval_zip(location)
+        if fast is not None:
+            header, raws, resolved = fast
         else:
-            samples = read_eval_log_sample_summaries(location)
-            resolved = _probe_resolved_models(location, samples)
+            header, raws, resolved = _read_with_inspect(location, full=full or location.endswith(".json"))
     except InputError:
         raise
     except Exception as exc:  # Inspect raises many types for a bad file; all are bad input here
         raise InputError(f"cannot read Inspect log ({type(exc).__name__}: {exc})", path=location,
                          fix="check that the file is a complete Inspect .eval or .json log") from exc
-    names = _scorer_names(header, samples)
+    names = _scorer_names(header, raws)
     primary = choose_scorer(names, scorer)
     if scorer is not None and primary is None:
         raise InputError(f"no scorer named {scorer!r} in this log", path=location,
                          fix=f"use one of: {', '.join(names) or '(no scores recorded)'}")
-    info = _log_info(header, location, names, primary, resolved, len(samples))
-    records = [sample_record(s, info, primary) for s in samples]
+    info = _log_info(header, location, names, primary, resolved, len(raws))
+    records = [sample_record(s, info, primary) for s in raws]
     return info, records
+
+
+def _read_with_inspect(location: str, *, full: bool) -> tuple[dict[str, Any], list[RawSample], list[str]]:
+    from inspect_ai.log import read_eval_log, read_eval_log_sample_summaries
+
+    if full:
+        log = read_eval_log(location)
+        samples = log.samples or []
+        resolved = sorted({s.output.model for s in samples if s.output and s.output.model})
+        return log.model_dump(mode="json", exclude={"samples"}), [_raw_from_model(s) for s in samples], resolved
+    header = read_eval_log(location, header_only=True)
+    raws = [_raw_from_model(s) for s in read_eval_log_sample_summaries(location)]
+    return header.model_dump(mode="json", exclude={"samples"}), raws, _probe_resolved_models(location, raws)
+
+
+def _read_eval_zip(location: str) -> tuple[dict[str, Any], list[RawSample], list[str]] | None:
+    """Header, sample summaries and a few outputs straight from a finished `.eval` zip; None to fall back."""
+    try:
+        import zipfile_zstd  # type: ignore[import-untyped,unused-ignore]  # noqa: F401  (Inspect's zstd members)
+    except ImportError:
+        return None
+    with zipfile.ZipFile(location) as archive:
+        names = set(archive.namelist())
+        if not {"header.json", "summaries.json"} <= names:
+            return None  # a running or interrupted log: Inspect's reader knows its journal
+        header = json.loads(archive.read("header.json"))
+        if not isinstance(header, dict) or header.get("version") != EVAL_LOG_VERSION or "eval" not in header:
+            return None
+        data = json.loads(archive.read("summaries.json"))
+        if not isinstance(data, list) or not all(isinstance(d, dict) and "id" in d and "epoch" in d for d in data):
+            return None
+        raws = [_raw_from_dict(d) for d in data]
+        members = sorted(n for n in names if n.startswith("samples/") and n.endswith(".json"))
+        resolved: set[str] = set()
+        for name in _spread(members, RESOLVED_MODEL_PROBES):
+            output = json.loads(archive.read(name)).get("output") or {}
+            if output.get("model"):
+                resolved.add(str(output["model"]))
+    return header, raws, sorted(resolved)
+
+
+def _spread(items: Sequence[str], count: int) -> list[str]:
+    """First, middle and last (or fewer) items."""
+    if not items:
+        return []
+    return [items[i] for i in sorted({0, len(items) // 2, len(items) - 1})][:count]
 
 
 def read_evidence(
@@ -197,7 +275,8 @@ def read_evidence(
     files = find_logs(paths)
     if not files:
         raise InputError("no logs given", fix="pass one or more .eval/.json files or log directories")
-    loaded = [read_log(p, scorer=scorer, full=full) for p in files]
+    with paused_gc():
+        loaded = [read_log(p, scorer=scorer, full=full) for p in files]
     models = sorted({info.model for info, _ in loaded})
     if model is not None:
         loaded = [(info, recs) for info, recs in loaded if info.model == model]
@@ -210,12 +289,25 @@ def read_evidence(
                 for info, recs in loaded if not any(r.pair_id for r in recs)]
     warnings += [f"{info.path}: log status is {info.status!r}" + (f" ({info.error})" if info.error else "")
                  for info, _ in loaded if info.status != "success"]
-    records, duplicates = _deduplicate(loaded)
+    with paused_gc():
+        records, duplicates = _deduplicate(loaded)
     if not any(r.pair_id and r.conditions for r in records):
         raise InputError("no sample in these logs carries pair_id and conditions metadata",
                          fix="run an unmask task, or add pair_id and conditions to Sample.metadata "
                              "(see docs/design.md, contract 1)")
     return Evidence([info for info, _ in loaded], records, duplicates, warnings)
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Bulk-building 100,000s of small objects triggers repeated full GC passes; nothing here is cyclic."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _deduplicate(loaded: Sequence[tuple[LogInfo, list[SampleRecord]]]) -> tuple[list[SampleRecord], int]:
@@ -245,6 +337,8 @@ def choose_scorer(names: Sequence[str], requested: str | None = None) -> str | N
 
 def interpret_score(value: Any) -> tuple[str, float | None]:
     """A score value as (label, outcome); outcome None means unscorable, never a guessed value."""
+    if type(value) is str and value in LABEL_OUTCOMES:  # the common case, first
+        return (value, LABEL_OUTCOMES[value])
     if isinstance(value, bool):
         return (str(value).lower(), float(value))
     if isinstance(value, int | float):
@@ -265,11 +359,13 @@ def interpret_score(value: Any) -> tuple[str, float | None]:
     return (type(value).__name__, None)
 
 
-def sample_record(sample: EvalSample | EvalSampleSummary, info: LogInfo, scorer: str | None) -> SampleRecord:
-    """Flatten one Inspect sample (full or summary) into a record."""
-    meta: Mapping[str, Any] = sample.metadata or {}
-    scores = sample.scores or {}
-    error = _error_text(sample.error)
+def sample_record(sample: RawSample | EvalSample | EvalSampleSummary, info: LogInfo, scorer: str | None
+                  ) -> SampleRecord:
+    """Flatten one sample (raw, full or summary) into a record."""
+    raw = sample if isinstance(sample, RawSample) else _raw_from_model(sample)
+    meta = raw.metadata
+    scores = raw.scores
+    error = raw.error
     label: str | None = None
     outcome: float | None = None
     if error is not None:
@@ -277,19 +373,19 @@ def sample_record(sample: EvalSample | EvalSampleSummary, info: LogInfo, scorer:
     elif scorer is None or scorer not in scores:
         status = "no_score"
     else:
-        label, outcome = interpret_score(scores[scorer].value)
+        label, outcome = interpret_score(scores[scorer][0])
         status = "scored" if outcome is not None else "unscorable"
     extra = {} if error is not None else {
-        name: interpret_score(score.value)[1] for name, score in scores.items() if name != scorer
+        name: interpret_score(value)[1] for name, (value, _) in scores.items() if name != scorer
     }
-    primary = scores.get(scorer) if scorer is not None else None
+    primary_meta = scores[scorer][1] if scorer is not None and scorer in scores else None
     pair_id = meta.get("pair_id")
     return SampleRecord(
         log=info.path,
         task=info.task,
         model=info.model,
-        sample_id=str(sample.id),
-        epoch=int(sample.epoch),
+        sample_id=raw.id,
+        epoch=raw.epoch,
         battery=str(meta.get("battery") or "unspecified"),
         pair_id=str(pair_id) if pair_id not in (None, "") else None,
         probe_set=str(meta.get("probe_set") or "unspecified"),
@@ -305,18 +401,24 @@ def sample_record(sample: EvalSample | EvalSampleSummary, info: LogInfo, scorer:
         error=error,
         eval_awareness=extra.get(AWARENESS_SCORER),
         extra_scores=extra,
-        score_metadata=dict(primary.metadata) if primary is not None and primary.metadata else None,
+        score_metadata=_as_dict(primary_meta),
     )
 
 
 def parse_conditions(raw: Any) -> dict[str, str]:
     """`{"axis": "level"}`, or the string form `"axis=level, axis=level"`; anything else is no conditions."""
-    if isinstance(raw, Mapping):
+    if isinstance(raw, dict | Mapping):
         return {str(k): str(v) for k, v in raw.items()}
     if isinstance(raw, str):
         pairs = (part.partition("=") for part in raw.split(","))
         return {k.strip(): v.strip() for k, sep, v in pairs if sep and k.strip()}
     return {}
+
+
+def _as_dict(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not value:
+        return None
+    return value if isinstance(value, dict) else dict(value)
 
 
 def _as_int(value: Any) -> int:
@@ -329,35 +431,35 @@ def _as_int(value: Any) -> int:
 def _error_text(error: Any) -> str | None:
     if error is None:
         return None
-    message = getattr(error, "message", error)
+    message = error.get("message", error) if isinstance(error, Mapping) else getattr(error, "message", error)
     return str(message).splitlines()[0][:500] if str(message) else "error"
 
 
 # --- run description -------------------------------------------------------------------------
 
 
-def _scorer_names(header: EvalLog, samples: Iterable[EvalSample | EvalSampleSummary]) -> list[str]:
-    names = [s.name for s in header.eval.scorers or []]
-    names = names or [s.name for s in (header.results.scores if header.results else [])]
+def _scorer_names(header: Mapping[str, Any], samples: Iterable[RawSample]) -> list[str]:
+    spec = header["eval"]
+    names = [str(s["name"]) for s in spec.get("scorers") or [] if isinstance(s, Mapping) and s.get("name")]
+    results = header.get("results") or {}
+    names = names or [str(s["name"]) for s in results.get("scores") or [] if isinstance(s, Mapping) and s.get("name")]
     if names:
         return list(dict.fromkeys(names))
     seen: dict[str, None] = {}
     for sample in samples:
-        for name in sample.scores or {}:
+        for name in sample.scores:
             seen.setdefault(name, None)
     return list(seen)
 
 
-def _probe_resolved_models(location: str, samples: Sequence[EvalSampleSummary]) -> list[str]:
+def _probe_resolved_models(location: str, samples: Sequence[RawSample]) -> list[str]:
     """Open the first, middle and last completed samples to read `ModelOutput.model`."""
+    from inspect_ai.log import read_eval_log_sample
+
     done = [s for s in samples if s.error is None and s.completed]
-    if not done:
-        return []
-    picks = {0, len(done) // 2, len(done) - 1}
     resolved: set[str] = set()
-    for index in sorted(picks)[:RESOLVED_MODEL_PROBES]:
-        summary = done[index]
-        full = read_eval_log_sample(location, id=summary.id, epoch=summary.epoch)
+    for index in sorted({0, len(done) // 2, len(done) - 1} if done else set())[:RESOLVED_MODEL_PROBES]:
+        full = read_eval_log_sample(location, id=done[index].id, epoch=done[index].epoch)
         if full.output and full.output.model:
             resolved.add(full.output.model)
     return sorted(resolved)
@@ -365,86 +467,42 @@ def _probe_resolved_models(location: str, samples: Sequence[EvalSampleSummary]) 
 
 def _role_model(config: Any) -> str:
     configs = config if isinstance(config, list) else [config]
-    return ", ".join(str(getattr(c, "model", c)) for c in configs)
+    return ", ".join(str(c.get("model") if isinstance(c, Mapping) else c) for c in configs)
 
 
 def _log_info(
-    header: EvalLog, location: str, scorers: list[str], primary: str | None, resolved: list[str], count: int
+    header: Mapping[str, Any], location: str, scorers: list[str], primary: str | None, resolved: list[str], count: int
 ) -> LogInfo:
-    spec = header.eval
-    metadata = dict(spec.metadata or {})
+    """The run description from a log header (Inspect's JSON form, however it was read)."""
+    spec = header["eval"]
+    metadata = dict(spec.get("metadata") or {})
     manifest = metadata.pop("unmask_manifest", None)
-    epochs = int(spec.config.epochs or 1)
-    dataset = spec.dataset
-    expected = dataset.samples * epochs if dataset.samples is not None else None
+    epochs = int((spec.get("config") or {}).get("epochs") or 1)
+    dataset = spec.get("dataset") or {}
+    samples = dataset.get("samples")
     return LogInfo(
         path=location,
         format="json" if location.endswith(".json") else "eval",
-        task=spec.task,
-        task_version=str(spec.task_version),
-        eval_id=spec.eval_id,
-        run_id=spec.run_id,
-        created=str(spec.created),
-        status=str(header.status),
-        error=_error_text(header.error),
-        model=spec.model,
-        model_args=dict(spec.model_args or {}),
-        model_roles={k: _role_model(v) for k, v in (spec.model_roles or {}).items()},
-        generate_config=spec.model_generate_config.model_dump(exclude_none=True),
-        dataset={"name": dataset.name, "location": dataset.location, "samples": dataset.samples},
+        task=str(spec.get("task", "")),
+        task_version=str(spec.get("task_version", 0)),
+        eval_id=str(spec.get("eval_id", "")),
+        run_id=str(spec.get("run_id", "")),
+        created=str(spec.get("created", "")),
+        status=str(header.get("status", "unknown")),
+        error=_error_text(header.get("error")),
+        model=str(spec.get("model", "")),
+        model_args=dict(spec.get("model_args") or {}),
+        model_roles={k: _role_model(v) for k, v in (spec.get("model_roles") or {}).items()},
+        generate_config={k: v for k, v in (spec.get("model_generate_config") or {}).items() if v is not None},
+        dataset={"name": dataset.get("name"), "location": dataset.get("location"), "samples": samples},
         epochs=epochs,
-        expected_samples=expected,
+        expected_samples=samples * epochs if isinstance(samples, int) else None,
         samples_read=count,
         scorer=primary,
         scorers=scorers,
         resolved_models=resolved,
         manifest=manifest if isinstance(manifest, dict) else None,
         eval_metadata=metadata,
-        packages=dict(spec.packages or {}),
-        revision=spec.revision.model_dump() if spec.revision else None,
+        packages=dict(spec.get("packages") or {}),
+        revision=spec.get("revision") if isinstance(spec.get("revision"), dict) else None,
     )
-
-
-# --- per-sample table ------------------------------------------------------------------------
-
-TABLE_COLUMNS = ("log", "task", "model", "sample_id", "epoch", "battery", "pair_id", "probe_set", "item_kind",
-                 "style", "paraphrase", "setting", "scorer", "label", "outcome", "status", "error",
-                 "eval_awareness")
-
-
-def table_rows(records: Sequence[SampleRecord]) -> tuple[list[str], list[dict[str, Any]]]:
-    """Rows for analysts: one per record, each condition axis as `cond_<axis>`, each other scorer by name."""
-    axes = sorted({axis for r in records for axis in r.conditions})
-    extras = sorted({name for r in records for name in r.extra_scores} - {AWARENESS_SCORER, *TABLE_COLUMNS})
-    columns = [*TABLE_COLUMNS[:9], *(f"cond_{a}" for a in axes), *TABLE_COLUMNS[9:], *extras]
-    rows = []
-    for r in records:
-        row = {name: getattr(r, name) for name in TABLE_COLUMNS}
-        row.update({f"cond_{a}": r.conditions.get(a) for a in axes})
-        row.update({name: r.extra_scores.get(name) for name in extras})
-        rows.append(row)
-    return columns, rows
-
-
-def write_table(records: Sequence[SampleRecord], directory: str | Path, fmt: str = "auto") -> Path:
-    """Write `samples.parquet` (when pyarrow is importable and fmt allows) or `samples.csv`."""
-    columns, rows = table_rows(records)
-    out_dir = Path(directory)
-    if fmt in ("auto", "parquet"):
-        try:
-            import pyarrow as pa  # type: ignore[import-not-found,unused-ignore]
-            import pyarrow.parquet as pq  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            if fmt == "parquet":
-                raise InputError("Parquet output needs pyarrow",
-                                 fix="pip install pyarrow, or use --table csv") from None
-        else:
-            path = out_dir / "samples.parquet"
-            pq.write_table(pa.Table.from_pylist(rows), path)
-            return path
-    path = out_dir / "samples.csv"
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    return path

@@ -173,25 +173,40 @@ class _Pairs:
     unpaired: int = 0
 
 
+Row = tuple[SampleRecord, tuple[Any, ...], CondKey]
+
+
+def _keyed(scored: Sequence[SampleRecord]) -> tuple[list[Row], dict[tuple[Any, ...], float]]:
+    """Each observation with its match key (item, style, paraphrase, epoch) and sorted conditions, once."""
+    rows = [(r, (r.pair_id, r.style, r.paraphrase, r.epoch), _cond_key(r.conditions)) for r in scored]
+    index = {(base, ckey): r.outcome for r, base, ckey in rows if r.outcome is not None}
+    return rows, index
+
+
+def _swap(ckey: CondKey, changes: dict[str, str]) -> CondKey:
+    """The same conditions with some levels changed (keys stay sorted)."""
+    return tuple((k, changes.get(k, v)) for k, v in ckey)
+
+
 def _main_pairs(
-    scored: Sequence[SampleRecord], index: dict[tuple[Any, ...], float], codes: dict[str, int], axis: str,
-    high: str, low: str,
+    rows: Sequence[Row], index: dict[tuple[Any, ...], float], codes: dict[str, int], axis: str, high: str, low: str,
 ) -> _Pairs:
     pairs = _Pairs([[], []])
     at_high = at_low = 0
-    for r in scored:
+    change = {axis: low}
+    for r, base, ckey in rows:
         lv = r.conditions.get(axis)
         if lv == low:
             at_low += 1
-        if lv != high or r.pair_id is None or r.outcome is None:
+        if lv != high or r.outcome is None:
             continue
         at_high += 1
-        partner = index.get((r.pair_id, r.style, r.paraphrase, r.epoch, _cond_key({**r.conditions, axis: low})))
+        partner = index.get((base, _swap(ckey, change)))
         if partner is None:
             continue
         pairs.columns[0].append(r.outcome)
         pairs.columns[1].append(partner)
-        pairs.cluster.append(codes[r.pair_id])
+        pairs.cluster.append(codes[base[0]])
         pairs.style.append(r.style)
         pairs.paraphrase.append(r.paraphrase)
     n = len(pairs.cluster)
@@ -200,25 +215,25 @@ def _main_pairs(
 
 
 def _interaction_pairs(
-    scored: Sequence[SampleRecord], index: dict[tuple[Any, ...], float], codes: dict[str, int],
+    rows: Sequence[Row], index: dict[tuple[Any, ...], float], codes: dict[str, int],
     first: tuple[str, str, str], second: tuple[str, str, str],
 ) -> _Pairs:
     (ax_a, a0, a1), (ax_b, b0, b1) = first, second
     quads = _Pairs([[], [], [], []])
-    for r in scored:
-        if r.conditions.get(ax_a) != a0 or r.conditions.get(ax_b) != b0 or r.pair_id is None or r.outcome is None:
+    changes = [{ax_a: a1, ax_b: b0}, {ax_a: a0, ax_b: b1}, {ax_a: a1, ax_b: b1}]
+    for r, base, ckey in rows:
+        if r.conditions.get(ax_a) != a0 or r.conditions.get(ax_b) != b0 or r.outcome is None:
             continue
         found = [r.outcome]
-        for la, lb in ((a1, b0), (a0, b1), (a1, b1)):
-            key = _cond_key({**r.conditions, ax_a: la, ax_b: lb})
-            value = index.get((r.pair_id, r.style, r.paraphrase, r.epoch, key))
+        for change in changes:
+            value = index.get((base, _swap(ckey, change)))
             if value is None:
                 break
             found.append(value)
         if len(found) == 4:
             for column, value in zip(quads.columns, found, strict=True):
                 column.append(value)
-            quads.cluster.append(codes[r.pair_id])
+            quads.cluster.append(codes[base[0]])
     return quads
 
 
@@ -251,8 +266,7 @@ def stratum_contrasts(
     if not scored or not pair_ids:
         return []
     codes = {p: i for i, p in enumerate(pair_ids)}
-    index = {(r.pair_id, r.style, r.paraphrase, r.epoch, _cond_key(r.conditions)): r.outcome
-             for r in scored if r.outcome is not None}
+    rows, index = _keyed(scored)
     binary = is_binary(scored)
     base = f"{battery}/{kind}"
     planned: list[tuple[Contrast, stats.PairedData]] = []
@@ -270,13 +284,13 @@ def stratum_contrasts(
         cid = f"{base}/{spec.name}"
         if spec.interaction:
             (ax_a, ax_b), (a0, b0), (a1, b1) = spec.factors, spec.a, spec.b
-            quads = _interaction_pairs(scored, index, codes, (ax_a, a0, a1), (ax_b, b0, b1))
+            quads = _interaction_pairs(rows, index, codes, (ax_a, a0, a1), (ax_b, b0, b1))
             plan(cid, spec, [a0, a1, b0, b1], f"({a0} − {a1} | {b0}) − ({a0} − {a1} | {b1})", {}, family, 0,
                  stats.interaction_data(quads.columns[0], quads.columns[1], quads.columns[2], quads.columns[3],
                                         quads.cluster))
             continue
         axis, high, low = spec.factors[0], spec.a[0], spec.b[0]
-        pairs = _main_pairs(scored, index, codes, axis, high, low)
+        pairs = _main_pairs(rows, index, codes, axis, high, low)
         label = f"{high} − {low}"
         plan(cid, spec, [high, low], label, {}, family, pairs.unpaired,
              stats.paired_data(pairs.columns[0], pairs.columns[1], pairs.cluster, binary=binary))

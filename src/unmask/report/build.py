@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..manifest import build_manifest, scope, within_task_conflicts
-from ..records import Evidence, SampleRecord, write_table
+from ..records import Evidence, SampleRecord, paused_gc
 from .analysis import (
     AnalysisOptions,
     ContrastSpec,
@@ -28,6 +28,7 @@ from .analysis import (
     robustness_rows,
 )
 from .schema import SCHEMA_NAME, SCHEMA_VERSION, check_report
+from .table import write_table
 
 CHECKLIST: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("sandbagging", "Sandbagging (deliberate under-performance)", ("sandbagging",)),
@@ -51,7 +52,8 @@ def build_report(evidence: Evidence, options: AnalysisOptions | None = None, *, 
         strata[(r.battery, r.item_kind)].append(r)
     level = 1 - options.alpha
     declared, problems = declared_contrasts(evidence)
-    contrasts = contrast_rows(all_contrasts(strata, declared, options), options)
+    with paused_gc():
+        contrasts = contrast_rows(all_contrasts(strata, declared, options), options)
     manifest = build_manifest(evidence.logs)
     report: dict[str, Any] = {
         "schema": SCHEMA_NAME,
@@ -220,7 +222,8 @@ def write_report(report: Mapping[str, Any], evidence: Evidence | None, out_dir: 
     paths["md"].write_text(render_markdown(report), encoding="utf-8")
     paths["html"].write_text(render_html(report), encoding="utf-8")
     if evidence is not None and table != "none":
-        paths["table"] = write_table(evidence.records, out, table)
+        with paused_gc():
+            paths["table"] = write_table(evidence.records, out, table)
     return paths
 
 
