@@ -12,16 +12,17 @@ import math
 import zlib
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .. import stats
 from ..records import SampleRecord
+from .pairing import STATUS_CODES, Encoded, FloatArray, Pairs, interaction_pairs, main_pairs
 
 Stratum = tuple[str, str]
-CondKey = tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -104,10 +105,6 @@ def level_order(axis: str, levels: Sequence[str]) -> list[str]:
     return sorted(levels)
 
 
-def _cond_key(conditions: dict[str, str]) -> CondKey:
-    return tuple(sorted(conditions.items()))
-
-
 # --- counting --------------------------------------------------------------------------------
 
 
@@ -127,114 +124,38 @@ def count_table(records: Sequence[SampleRecord]) -> dict[str, Any]:
     return {**_tally(records), "by_battery": {b: _tally(rs) for b, rs in sorted(by_battery.items())}}
 
 
-def is_binary(records: Sequence[SampleRecord]) -> bool:
-    return all(r.outcome in (0.0, 1.0) for r in records if r.outcome is not None)
+def is_binary(outcomes: FloatArray) -> bool:
+    """Binary when every scored outcome is 0 or 1 (NaN marks unscored observations)."""
+    scored = outcomes[~np.isnan(outcomes)]
+    return bool(np.isin(scored, (0.0, 1.0)).all())
 
 
-def condition_rates(strata: dict[Stratum, list[SampleRecord]], level: float) -> list[dict[str, Any]]:
+def condition_rates(encoded: dict[Stratum, Encoded], level: float) -> list[dict[str, Any]]:
     """Outcome rate per axis level (marginal over the other axes), with counts and an interval."""
     rows = []
-    for (battery, kind), recs in sorted(strata.items()):
-        binary = is_binary(recs)
-        by_level: dict[tuple[str, str], list[SampleRecord]] = defaultdict(list)
-        for r in recs:
-            for axis, lv in r.conditions.items():
-                by_level[(axis, lv)].append(r)
-        axes = sorted({axis for axis, _ in by_level})
-        for axis in axes:
-            for lv in level_order(axis, [lv for a, lv in by_level if a == axis]):
-                cell = by_level[(axis, lv)]
-                outcomes = [r.outcome for r in cell if r.outcome is not None]
-                tally = _tally(cell)
-                n = len(outcomes)
-                total = float(sum(outcomes))
-                ci = stats.wilson_interval(int(total), n, level) if binary else stats.mean_interval(outcomes, level)
+    for (battery, kind), enc in sorted(encoded.items()):
+        binary = is_binary(enc.outcome)
+        for axis in sorted(enc.levels):
+            for lv in level_order(axis, enc.level_names[axis]):
+                mask = enc.level_mask(axis, lv)
+                outcomes = enc.outcome[mask]
+                outcomes = outcomes[~np.isnan(outcomes)]
+                status = np.bincount(enc.status[mask], minlength=len(STATUS_CODES))
+                n = int(outcomes.size)
+                total = float(outcomes.sum())
+                successes = round(total)
+                ci = stats.wilson_interval(successes, n, level) if binary else stats.mean_interval(outcomes, level)
                 rows.append({
                     "battery": battery, "item_kind": kind, "axis": axis, "level": lv,
                     "outcome_type": "binary" if binary else "continuous",
-                    "n": n, "successes": int(total) if binary else None, "rate": total / n if n else None,
-                    "ci": list(ci), "unscorable": tally["unscorable"], "errors": tally["error"],
-                    "no_score": tally["no_score"],
+                    "n": n, "successes": successes if binary else None, "rate": total / n if n else None,
+                    "ci": list(ci), "unscorable": int(status[STATUS_CODES["unscorable"]]),
+                    "errors": int(status[STATUS_CODES["error"]]), "no_score": int(status[STATUS_CODES["no_score"]]),
                 })
     return rows
 
 
-# --- pairing ---------------------------------------------------------------------------------
-
-
-@dataclass
-class _Pairs:
-    """Matched observations of one contrast, with the cell each pair came from."""
-
-    columns: list[list[float]]
-    cluster: list[int] = field(default_factory=list)
-    style: list[str] = field(default_factory=list)
-    paraphrase: list[int] = field(default_factory=list)
-    unpaired: int = 0
-
-
-Row = tuple[SampleRecord, tuple[Any, ...], CondKey]
-
-
-def _keyed(scored: Sequence[SampleRecord]) -> tuple[list[Row], dict[tuple[Any, ...], float]]:
-    """Each observation with its match key (item, style, paraphrase, epoch) and sorted conditions, once."""
-    rows = [(r, (r.pair_id, r.style, r.paraphrase, r.epoch), _cond_key(r.conditions)) for r in scored]
-    index = {(base, ckey): r.outcome for r, base, ckey in rows if r.outcome is not None}
-    return rows, index
-
-
-def _swap(ckey: CondKey, changes: dict[str, str]) -> CondKey:
-    """The same conditions with some levels changed (keys stay sorted)."""
-    return tuple((k, changes.get(k, v)) for k, v in ckey)
-
-
-def _main_pairs(
-    rows: Sequence[Row], index: dict[tuple[Any, ...], float], codes: dict[str, int], axis: str, high: str, low: str,
-) -> _Pairs:
-    pairs = _Pairs([[], []])
-    at_high = at_low = 0
-    change = {axis: low}
-    for r, base, ckey in rows:
-        lv = r.conditions.get(axis)
-        if lv == low:
-            at_low += 1
-        if lv != high or r.outcome is None:
-            continue
-        at_high += 1
-        partner = index.get((base, _swap(ckey, change)))
-        if partner is None:
-            continue
-        pairs.columns[0].append(r.outcome)
-        pairs.columns[1].append(partner)
-        pairs.cluster.append(codes[base[0]])
-        pairs.style.append(r.style)
-        pairs.paraphrase.append(r.paraphrase)
-    n = len(pairs.cluster)
-    pairs.unpaired = (at_high - n) + (at_low - n)
-    return pairs
-
-
-def _interaction_pairs(
-    rows: Sequence[Row], index: dict[tuple[Any, ...], float], codes: dict[str, int],
-    first: tuple[str, str, str], second: tuple[str, str, str],
-) -> _Pairs:
-    (ax_a, a0, a1), (ax_b, b0, b1) = first, second
-    quads = _Pairs([[], [], [], []])
-    changes = [{ax_a: a1, ax_b: b0}, {ax_a: a0, ax_b: b1}, {ax_a: a1, ax_b: b1}]
-    for r, base, ckey in rows:
-        if r.conditions.get(ax_a) != a0 or r.conditions.get(ax_b) != b0 or r.outcome is None:
-            continue
-        found = [r.outcome]
-        for change in changes:
-            value = index.get((base, _swap(ckey, change)))
-            if value is None:
-                break
-            found.append(value)
-        if len(found) == 4:
-            for column, value in zip(quads.columns, found, strict=True):
-                column.append(value)
-            quads.cluster.append(codes[base[0]])
-    return quads
+# --- contrasts ------------------------------------------------------------------------------
 
 
 @dataclass
@@ -256,18 +177,13 @@ class Contrast:
 
 
 def stratum_contrasts(
-    stratum: Stratum, recs: Sequence[SampleRecord], specs: Sequence[ContrastSpec], options: AnalysisOptions,
-    gate_allowed: bool,
+    stratum: Stratum, enc: Encoded, specs: Sequence[ContrastSpec], options: AnalysisOptions, gate_allowed: bool,
 ) -> list[Contrast]:
     """Every contrast of one stratum, with per-style and per-style-and-paraphrase cells of each main one."""
     battery, kind = stratum
-    scored = [r for r in recs if r.status == "scored" and r.pair_id is not None and r.conditions]
-    pair_ids = sorted({r.pair_id for r in recs if r.pair_id is not None})
-    if not scored or not pair_ids:
+    if not enc.pair_ids or bool(np.isnan(enc.outcome).all()):
         return []
-    codes = {p: i for i, p in enumerate(pair_ids)}
-    rows, index = _keyed(scored)
-    binary = is_binary(scored)
+    binary = is_binary(enc.outcome)
     base = f"{battery}/{kind}"
     planned: list[tuple[Contrast, stats.PairedData]] = []
 
@@ -284,42 +200,42 @@ def stratum_contrasts(
         cid = f"{base}/{spec.name}"
         if spec.interaction:
             (ax_a, ax_b), (a0, b0), (a1, b1) = spec.factors, spec.a, spec.b
-            quads = _interaction_pairs(rows, index, codes, (ax_a, a0, a1), (ax_b, b0, b1))
+            quads = interaction_pairs(enc, (ax_a, a0, a1), (ax_b, b0, b1))
             plan(cid, spec, [a0, a1, b0, b1], f"({a0} − {a1} | {b0}) − ({a0} − {a1} | {b1})", {}, family, 0,
                  stats.interaction_data(quads.columns[0], quads.columns[1], quads.columns[2], quads.columns[3],
                                         quads.cluster))
             continue
         axis, high, low = spec.factors[0], spec.a[0], spec.b[0]
-        pairs = _main_pairs(rows, index, codes, axis, high, low)
+        pairs = main_pairs(enc, axis, high, low)
         label = f"{high} − {low}"
         plan(cid, spec, [high, low], label, {}, family, pairs.unpaired,
              stats.paired_data(pairs.columns[0], pairs.columns[1], pairs.cluster, binary=binary))
-        for subset, mask in _subsets(pairs):
+        for subset, mask in _subsets(pairs, enc.style_names):
             tag = ",".join(f"{k}={v}" for k, v in subset.items())
             plan(f"{cid}@{tag}", spec, [high, low], label, subset, "exploratory", 0,
-                 stats.paired_data(np.asarray(pairs.columns[0])[mask], np.asarray(pairs.columns[1])[mask],
-                                   np.asarray(pairs.cluster)[mask], binary=binary))
+                 stats.paired_data(pairs.columns[0][mask], pairs.columns[1][mask], pairs.cluster[mask],
+                                   binary=binary))
     seed = zlib.crc32(f"{options.seed}/{battery}/{kind}".encode())
-    bootstrap = stats.ClusterBootstrap(len(pair_ids), options.reps, seed)
+    bootstrap = stats.ClusterBootstrap(len(enc.pair_ids), options.reps, seed)
     results = stats.analyse_pairs([d for _, d in planned], bootstrap, level=1 - options.alpha, power=options.power)
     for (contrast, _), result in zip(planned, results, strict=True):
         contrast.result = result
     return [c for c, _ in planned]
 
 
-def _subsets(pairs: _Pairs) -> list[tuple[dict[str, Any], np.ndarray]]:
+def _subsets(pairs: Pairs, style_names: list[str]) -> list[tuple[dict[str, Any], NDArray[np.bool_]]]:
     """Masks for the robustness cells: each cue style, then each style and paraphrase."""
-    styles = np.asarray(pairs.style)
-    paraphrases = np.asarray(pairs.paraphrase)
-    out: list[tuple[dict[str, Any], np.ndarray]] = []
-    unique_styles = sorted(set(pairs.style))
-    unique_paraphrases = sorted(set(pairs.paraphrase))
-    if len(unique_styles) > 1:
-        out += [({"style": s}, styles == s) for s in unique_styles]
-    if len(unique_paraphrases) > 1:
-        for s in unique_styles:
-            out += [({"style": s, "paraphrase": p}, (styles == s) & (paraphrases == p))
-                    for p in unique_paraphrases if bool(np.any((styles == s) & (paraphrases == p)))]
+    out: list[tuple[dict[str, Any], NDArray[np.bool_]]] = []
+    styles = sorted({int(s) for s in pairs.style})
+    paraphrases = sorted({int(p) for p in pairs.paraphrase})
+    if len(styles) > 1:
+        out += [({"style": style_names[s]}, pairs.style == s) for s in styles]
+    if len(paraphrases) > 1:
+        for s in styles:
+            for p in paraphrases:
+                mask = (pairs.style == s) & (pairs.paraphrase == p)
+                if bool(mask.any()):
+                    out.append(({"style": style_names[s], "paraphrase": p}, mask))
     return out
 
 
@@ -327,22 +243,19 @@ def _subsets(pairs: _Pairs) -> list[tuple[dict[str, Any], np.ndarray]]:
 
 
 def all_contrasts(
-    strata: dict[Stratum, list[SampleRecord]], declared: dict[str, list[ContrastSpec]], options: AnalysisOptions
+    encoded: dict[Stratum, Encoded], declared: dict[str, list[ContrastSpec]], options: AnalysisOptions
 ) -> list[Contrast]:
     """Declared contrasts per battery (derived, exploratory ones where a battery declares none)."""
     contrasts: list[Contrast] = []
-    for stratum, recs in sorted(strata.items()):
+    for stratum, enc in sorted(encoded.items()):
         battery, kind = stratum
         specs = declared.get(battery)
         if not specs:
-            levels: dict[str, set[str]] = defaultdict(set)
-            for r in recs:
-                for axis, lv in r.conditions.items():
-                    levels[axis].add(lv)
+            levels = {axis: set(names) for axis, names in enc.level_names.items()}
             specs = derived_specs(levels, "complied" if battery == "compliance_gap" else "outcome")
         allowed = (kind not in options.exploratory_item_kinds
                    and (options.gate_batteries is None or battery in options.gate_batteries))
-        contrasts += stratum_contrasts(stratum, recs, specs, options, allowed)
+        contrasts += stratum_contrasts(stratum, enc, specs, options, allowed)
     return contrasts
 
 

@@ -27,6 +27,7 @@ from .analysis import (
     declared_specs,
     robustness_rows,
 )
+from .pairing import encode
 from .schema import SCHEMA_NAME, SCHEMA_VERSION, check_report
 from .table import write_table
 
@@ -53,7 +54,8 @@ def build_report(evidence: Evidence, options: AnalysisOptions | None = None, *, 
     level = 1 - options.alpha
     declared, problems = declared_contrasts(evidence)
     with paused_gc():
-        contrasts = contrast_rows(all_contrasts(strata, declared, options), options)
+        encoded = {stratum: encode(recs) for stratum, recs in strata.items()}
+        contrasts = contrast_rows(all_contrasts(encoded, declared, options), options)
     manifest = build_manifest(evidence.logs)
     report: dict[str, Any] = {
         "schema": SCHEMA_NAME,
@@ -65,7 +67,7 @@ def build_report(evidence: Evidence, options: AnalysisOptions | None = None, *, 
         "inputs": _inputs(evidence),
         "counts": count_table(records),
         "manifest": manifest,
-        "conditions": condition_rates(strata, level),
+        "conditions": condition_rates(encoded, level),
         "contrasts": contrasts,
         "robustness": robustness_rows(contrasts),
         "eval_awareness": awareness_summary(strata, level),
