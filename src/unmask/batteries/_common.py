@@ -216,21 +216,21 @@ def log_records(paths: Iterable[str]) -> list[dict[str, Any]]:
 
     from ..records import find_logs, interpret_score
 
-    out: list[dict[str, Any]] = []
-    for path in find_logs(list(paths)):
+    out: dict[tuple[str, int], dict[str, Any]] = {}
+    for path in find_logs(list(paths)):  # sorted by name, so a resumed run's newer log wins
         for s in read_eval_log_sample_summaries(str(path)):
             meta = s.metadata or {}
             scores = s.scores or {}
             first = next(iter(scores.values()), None)
             outcome = None if first is None or s.error else interpret_score(first.value)[1]
-            out.append({
+            out[(str(s.id), s.epoch)] = {
                 "pair_id": meta.get("pair_id"), "conditions": meta.get("conditions") or {},
                 "battery": meta.get("battery"), "style": meta.get("style"), "paraphrase": meta.get("paraphrase"),
                 "epoch": s.epoch, "sample_id": str(s.id), "outcome": outcome,
                 "score_metadata": dict(first.metadata or {}) if first is not None else {},
                 "scores": {k: interpret_score(v.value)[1] for k, v in scores.items()},
-            })
-    return out
+            }
+    return list(out.values())
 
 
 def paired_contrast(data: Sequence[Row], factor: str, a: str, b: str, *, value: Any = None,
