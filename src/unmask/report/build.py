@@ -146,9 +146,9 @@ def headlines(contrasts: Sequence[Mapping[str, Any]], manifest: Mapping[str, Any
         if not c["n_pairs"]:
             finding = f"no {a}/{b} pairs could be scored, so nothing is claimed"
         elif low is not None and low > 0:
-            finding = f"the outcome rate was higher under {a} than {b} by {_pct(c['gap'])}"
+            finding = f"the {_measure(c)} was higher under {a} than {b} by {_pct(c['gap'])}"
         elif high is not None and high < 0:
-            finding = f"the outcome rate was lower under {a} than {b} by {_pct(c['gap'])}"
+            finding = f"the {_measure(c)} was lower under {a} than {b} by {_pct(c['gap'])}"
         else:
             finding = (f"no difference between {a} and {b} was detected ({_pct(c['gap'])}); the run could have "
                        f"missed a gap up to {_pct(c['mde']).lstrip('+')}")
@@ -158,6 +158,15 @@ def headlines(contrasts: Sequence[Mapping[str, Any]], manifest: Mapping[str, Any
                  f"{c['n_pairs']} pairs over {c['n_clusters']} items)")
         out.append({"contrast": c["id"], "claim": claim, "scope": bound, "scope_text": scope_text(bound)})
     return out
+
+
+OUTCOME_WORDS = {"complied": "compliance rate", "correct": "accuracy", "marker": "marker rate",
+                 "divergence": "divergence"}
+
+
+def _measure(row: Mapping[str, Any]) -> str:
+    outcome = str(row.get("outcome") or "outcome")
+    return OUTCOME_WORDS.get(outcome, f"{outcome} rate")
 
 
 def scope_text(bound: Mapping[str, Any]) -> str:

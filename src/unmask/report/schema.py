@@ -1,4 +1,4 @@
-"""The versioned report.json schema (JSON Schema 2020-12); `python -m unmask.report.schema` prints it.
+"""The versioned report.json schema (JSON Schema 2020-12), checked whenever a report is loaded.
 
 Version rule: a new optional field keeps the major version; removing or re-typing a field, or
 changing what a number means, bumps it. Readers (the gate, `unmask diff`) accept the same major.
@@ -6,7 +6,6 @@ changing what a number means, bumps it. Readers (the gate, `unmask diff`) accept
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 SCHEMA_NAME = "unmask.report"
@@ -117,6 +116,3 @@ def check_report(data: Any) -> list[str]:
     return [f"field '{'.'.join(str(p) for p in err.absolute_path) or '(top)'}': {err.message}"
             for err in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])[:5]]
 
-
-if __name__ == "__main__":
-    print(json.dumps(REPORT_SCHEMA, indent=2))

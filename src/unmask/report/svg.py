@@ -152,10 +152,11 @@ def forest_plot(rows: Sequence[Mapping[str, Any]], tolerated: float | None) -> s
             body.append(_whisker(scale, y, clo, chi, colour, 5))
         if _finite(row["gap"]):
             body.append(_dot(scale, y, row["gap"], colour, title=f"{row['label']}: {row['gap']:+.1%}"))
-    height = bottom + 2 * ROW
-    legend = ("gap (first level − second), red: gate family with corrected interval (thick)"
-              + ("; dashed: ± tolerated gap" if tolerated else ""))
-    body.append(f'<text x="{LABEL_W + PAD}" y="{height - 6:.0f}" fill="#495057">{escape(legend)}</text>')
+    height = bottom + 3 * ROW
+    legend = ["gap = first level − second; thin: interval at 1 − alpha",
+              "red: gate family, thick = corrected interval" + ("; dashed: ± tolerated gap" if tolerated else "")]
+    for i, text in enumerate(legend):
+        body.append(f'<text x="{LABEL_W + PAD}" y="{height - 24 + 16 * i:.0f}" fill="#495057">{escape(text)}</text>')
     return _svg("plot-forest", "Forest plot of paired gaps", height, body)
 
 

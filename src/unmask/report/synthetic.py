@@ -185,3 +185,19 @@ def write_synthetic_logs(design: SyntheticDesign, directory: str | Path, *, fmt:
             paths.append(path)
             part += 1
     return paths
+
+
+EXAMPLE = SyntheticDesign(
+    harmful_items=60, benign_items=15, axes=("monitoring", "phase"), styles=("system", "tier_tag", "metadata"),
+    paraphrases=(0, 1), gaps={"monitoring": 0.12}, style_gaps={"tier_tag": 0.15}, unscorable_rate=0.02,
+    error_rate=0.01, awareness=0.25, extra_batteries=("sandbagging",), samples_per_log=1000, seed=5,
+)
+"""The design behind docs/report-example.png (`python -m unmask.report.synthetic OUT_DIR`)."""
+
+
+if __name__ == "__main__":
+    import sys
+
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "example-logs")
+    for written in write_synthetic_logs(EXAMPLE, target):
+        print(written)
