@@ -117,8 +117,8 @@ def _add_listing(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def _suites(args: argparse.Namespace) -> int:
-    from .samples import build_samples
     from .suite import load_suite, shipped_suites
+    from .tasks import tasks_for_suite
 
     if not args.check:
         for name, path in shipped_suites().items():
@@ -127,9 +127,10 @@ def _suites(args: argparse.Namespace) -> int:
         return 0
     for item in args.check:
         loaded = load_suite(item)
-        built = build_samples(loaded)
-        sets = ", ".join(f"{p.name}={len(p.items)}" for p in built.probe_sets)
-        print(f"{item}: ok — {len(built.samples)} samples ({sets}), sha256 {loaded.sha256[:12]}")
+        tasks = tasks_for_suite(str(loaded.path))
+        counts = ", ".join(f"{t.name}={len(t.dataset)}" for t in tasks)
+        total = sum(len(t.dataset) for t in tasks)
+        print(f"{item}: ok — {total} samples ({counts}), sha256 {loaded.sha256[:12]}")
     return 0
 
 

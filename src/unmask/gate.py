@@ -84,7 +84,7 @@ def load_policy(path: str | Path | None = None) -> Policy:
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = tuple(err["loc"])
-        raise InputError(str(err["msg"]).removeprefix("Value error, "), path=location, line=_line_of(node, loc),
+        raise InputError(str(err["msg"]).removeprefix("Value error, "), path=location, line=line_of(node, loc),
                          field=".".join(str(p) for p in loc) or None, fix=_fix_for(err["type"], loc)) from exc
 
 
@@ -96,7 +96,7 @@ def _fix_for(kind: str, loc: tuple[Any, ...]) -> str:
     return "see src/unmask/data/policies/default.yaml for the field's meaning and range"
 
 
-def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+def line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     """Follow a validation error's location through the YAML node tree to the line it points at."""
     line = node.start_mark.line + 1 if node is not None else None
     for key in loc:

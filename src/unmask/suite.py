@@ -149,7 +149,8 @@ def shipped_suites() -> dict[str, Path]:
 
 def resolve_suite_path(name_or_path: str) -> Path:
     path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") or path.exists():
+    # A folder that happens to share a suite's name (say, a log directory) must not hide that suite.
+    if path.suffix in (".yaml", ".yml") or path.is_file():
         if not path.is_file():
             raise InputError("suite file not found", path=path, fix="check the path, or name a shipped suite")
         return path
@@ -184,7 +185,7 @@ def load_suite(name_or_path: str) -> LoadedSuite:
         loc = [str(p) for p in err["loc"]]
         raise InputError(
             _describe(err),
-            path=path, line=_line_of(node, err["loc"]), field=".".join(loc) or None, fix=_fix_for(err, loc),
+            path=path, line=line_of(node, err["loc"]), field=".".join(loc) or None, fix=_fix_for(err, loc),
         ) from exc
     return LoadedSuite(suite, path, raw)
 
@@ -205,8 +206,10 @@ def _fix_for(err: Any, loc: list[str]) -> str:
     return "see docs/suites.md for the field's type and range"
 
 
-def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
-    """Walk the YAML node tree along a pydantic error location; the deepest node found gives the line."""
+def line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
+    """The line a validation error points at (shared by suites, battery options and policies).
+
+    Walk the YAML node tree along a pydantic error location; the deepest node found gives the line."""
     line = node.start_mark.line + 1 if node is not None else None
     for key in loc:
         if isinstance(node, yaml.MappingNode):

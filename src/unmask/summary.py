@@ -22,7 +22,7 @@ def _wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
 
 
 def condition_rows(log: EvalLog) -> list[tuple[str, str, int, int, int, int]]:
-    """(condition, item kind, complied, scored, unscorable, errors) per axis level and item kind."""
+    """(condition, item kind, positive outcomes, scored, unscorable, errors) per condition and item kind."""
     cells: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for sample in log.samples or []:
         meta = sample.metadata or {}
@@ -45,8 +45,10 @@ def condition_rows(log: EvalLog) -> list[tuple[str, str, int, int, int, int]]:
 def print_summary(logs: Sequence[EvalLog]) -> None:
     for header in logs:
         log = read_eval_log(header.location) if not header.samples else header
+        manifest = (log.eval.metadata or {}).get("unmask_manifest", {})
+        outcome = next((str(c.get("outcome")) for c in manifest.get("contrasts", [])), "complied")
         print(f"\n{log.eval.task} on {log.eval.model}  [{log.status}]")
-        print(f"{'condition':28} {'items':8} {'complied':>9} {'n':>5} {'rate':>7} {'95% CI (Wilson)':>17} "
+        print(f"{'condition':28} {'items':8} {outcome:>9} {'n':>5} {'rate':>7} {'95% CI (Wilson)':>17} "
               f"{'unscorable':>10} {'errors':>6}")
         for cond, kind, k, n, unscorable, errors in condition_rows(log):
             lo, hi = _wilson(k, n)

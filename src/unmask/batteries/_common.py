@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from .. import __version__
 from ..errors import InputError
 from ..samples import sample_id
-from ..suite import LoadedSuite, _line_of
+from ..suite import LoadedSuite, line_of
 
 DATA_DIR = "data/batteries"
 EXCERPT_CHARS = 600
@@ -56,7 +56,7 @@ def parse_options(loaded: LoadedSuite, model: type[OptionsT]) -> OptionsT:
         fix = (f"remove '{loc[-1]}' or check its spelling; see docs/batteries.md"
                if err["type"] == "extra_forbidden" else "see docs/batteries.md for this option")
         raise InputError(str(err["msg"]).removeprefix("Value error, "), path=loaded.path,
-                         line=_line_of(node, loc), field=".".join(str(p) for p in loc), fix=fix) from exc
+                         line=line_of(node, loc), field=".".join(str(p) for p in loc), fix=fix) from exc
 
 
 @dataclass(frozen=True)
