@@ -43,6 +43,9 @@ def test_unmask_run_without_model_serves_the_embedded_default(tmp_path: Path) ->
     manifest = log.eval.metadata["unmask_manifest"]  # type: ignore[index]
     assert manifest["probe_sets"]["harmbench"]["sha256"]
     assert manifest["setting"]["name"] == "helpful_only"
+    from unmask.local import lookup, sha256_file
+
+    assert log.eval.metadata["weights_sha256"] == sha256_file(lookup("smollm2-135m-instruct").path())  # type: ignore[index]
 
 
 def test_inspect_eval_through_openai_api_carries_pairing_metadata(

@@ -64,10 +64,14 @@ def _run(args: argparse.Namespace) -> int:
     log_dir = args.log_dir or str(Path(DEFAULT_LOG_DIR) / loaded.suite.name)
     with ExitStack() as stack:
         model = args.model
+        run_metadata: dict[str, Any] = {}
         if model is None:
             server = stack.enter_context(llama_server(args.local_model or DEFAULT_MODEL))
             os.environ.update(server.env())
             model = server.inspect_model
+            # Bind the claim to the exact weights served, not only to a model name.
+            run_metadata = {"weights_sha256": server.weights_sha256, "weights_file": server.weights.name,
+                            "local_model": server.model.name, "served_by": "llama.cpp (llama-cpp-python server)"}
             print(f"unmask: serving {server.model.describe} on {server.base_url} "
                   f"(sha256 {server.weights_sha256[:12]}…)", file=sys.stderr)
         if model in roles.values():
@@ -77,7 +81,7 @@ def _run(args: argparse.Namespace) -> int:
         success, logs = eval_set(
             tasks=tasks, log_dir=log_dir, model=model, model_args=model_args, model_roles=roles or None,
             limit=args.limit, epochs=args.epochs, max_connections=args.max_connections,
-            display=args.display, retry_attempts=args.retry_attempts,
+            display=args.display, retry_attempts=args.retry_attempts, metadata=run_metadata or None,
         )
     print_summary(logs)
     print(f"\nlogs: {log_dir}   next: unmask report {log_dir}")
