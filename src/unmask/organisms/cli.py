@@ -1,0 +1,84 @@
+"""Command line: `unmask organisms build|check|list` and `unmask validate` (registered by `unmask.cli`)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from . import ORGANISMS
+
+Sub = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    org = sub.add_parser("organisms", help="model organisms with planted behaviours (build, check, list)")
+    osub = org.add_subparsers(dest="organisms_command", required=True)
+    b = osub.add_parser("build", help="train one organism's LoRA adapter on CPU (needs unmask[whitebox])")
+    b.add_argument("name", choices=ORGANISMS)
+    b.add_argument("--out", type=Path, default=None, help="adapter directory (default: the package's)")
+    b.add_argument("--steps", type=int, default=None, help="override the recipe's step count")
+    b.set_defaults(handler=_build)
+    c = osub.add_parser("check", help="acceptance figures of the committed organisms, with intervals")
+    c.add_argument("--organism", action="append", choices=ORGANISMS, help="only this organism (repeatable)")
+    c.add_argument("--split", action="append", choices=["paraphrases", "styles"],
+                   help="held-out paraphrases (pass/fail) and/or held-out cue styles (reported)")
+    c.add_argument("--limit", type=int, default=None, help="held-out items per organism (default: suite's)")
+    c.add_argument("--log-dir", type=Path, default=Path("logs/organisms"))
+    c.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
+    c.set_defaults(handler=_check)
+    ls = osub.add_parser("list", help="list organisms and their committed adapters")
+    ls.set_defaults(handler=_list)
+    v = sub.add_parser("validate", help="detection matrix: shipped suites on every organism and the base model")
+    v.add_argument("--suite", action="append", help="suite to run (repeatable; default: main)")
+    v.add_argument("--model", action="append", choices=["base", *ORGANISMS],
+                   help="only this model (repeatable; default: base and every organism)")
+    v.add_argument("--limit", type=int, default=None, help="samples per task (Inspect --limit)")
+    v.add_argument("--log-dir", type=Path, default=Path("logs/validate"))
+    v.add_argument("--json", type=Path, default=None, help="also write the matrix cells as JSON")
+    v.add_argument("--markdown", type=Path, default=None, help="write the matrix report section here")
+    v.set_defaults(handler=_validate)
+
+
+def _build(args: argparse.Namespace) -> int:
+    from .build import build
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    build(args.name, out_dir=args.out, steps=args.steps)
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .check import run_checks
+
+    figures = run_checks(args.organism or list(ORGANISMS), args.split or ["paraphrases", "styles"],
+                         args.limit, args.log_dir, args.json)
+    failed = [f for f in figures if f.passed is False]
+    print(f"\n{len(failed)} acceptance criteria failed" if failed else "\nall acceptance criteria met")
+    return 1 if failed else 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    import json
+
+    from .build import DESCRIBE, adapter_dir
+
+    for name in ORGANISMS:
+        manifest = adapter_dir(name) / "manifest.json"
+        state = "not built"
+        if manifest.exists():
+            m = json.loads(manifest.read_text())
+            state = f"adapter {m['adapter']['bytes'] / 1e6:.1f} MB, built in {m['training']['total_seconds']:.0f}s"
+        print(f"{name:11} {state:36} {DESCRIBE[name]}")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from .validate import matrix_markdown, run_validate
+
+    cells = run_validate(args.suite or ["main"], args.model or ["base", *ORGANISMS], args.log_dir,
+                         args.limit, args.json)
+    if args.markdown:
+        args.markdown.write_text(matrix_markdown(cells) + "\n")
+    wrong = [c for c in cells if c.agrees is False]
+    return 1 if wrong else 0
