@@ -86,6 +86,8 @@ def _report(args: argparse.Namespace) -> int:
           f"({time.perf_counter() - start:.1f} s)")
     for headline in report["headlines"]:
         print(f"- {headline['claim']}")
+    if report["headlines"]:
+        print(f"  scope: {report['headlines'][0]['scope_text']}")
     for warning in report["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
     for kind, path in paths.items():
