@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 from collections import defaultdict
@@ -57,6 +58,7 @@ def build_report(evidence: Evidence, options: AnalysisOptions | None = None, *, 
         encoded = {stratum: encode(recs) for stratum, recs in strata.items()}
         contrasts = contrast_rows(all_contrasts(encoded, declared, options), options)
     manifest = build_manifest(evidence.logs)
+    analyses = battery_analyses(records)
     report: dict[str, Any] = {
         "schema": SCHEMA_NAME,
         "schema_version": SCHEMA_VERSION,
@@ -71,7 +73,8 @@ def build_report(evidence: Evidence, options: AnalysisOptions | None = None, *, 
         "contrasts": contrasts,
         "robustness": robustness_rows(contrasts),
         "eval_awareness": awareness_summary(strata, level),
-        "checklist": checklist(records, contrasts, evidence),
+        "batteries": analyses,
+        "checklist": checklist(records, contrasts, evidence, analyses),
         "headlines": headlines(contrasts, manifest),
         "warnings": _warnings(evidence, manifest) + problems,
     }
@@ -97,6 +100,29 @@ def declared_contrasts(evidence: Evidence) -> tuple[dict[str, list[ContrastSpec]
     return declared, problems
 
 
+def battery_analyses(records: Sequence[SampleRecord]) -> dict[str, Any]:
+    """Each anti-deception battery's own measures (`unmask.batteries.<name>.analyse`), for batteries present.
+
+    Some measures need more than paired rates (consistency, permutation scans), so the battery
+    modules compute them; they get every record, since some cross-check other batteries.
+    """
+    present = sorted({r.battery for r in records} - {HEADLINE_BATTERY})
+    out: dict[str, Any] = {}
+    for battery in present:
+        try:
+            module = importlib.import_module(f"unmask.batteries.{battery}")
+        except ImportError:
+            continue
+        analyse = getattr(module, "analyse", None)
+        if analyse is None:
+            continue
+        try:
+            out[battery] = analyse(list(records))
+        except Exception as exc:  # a battery's analysis must not take the whole report down
+            out[battery] = {"battery": battery, "error": f"{type(exc).__name__}: {exc}"}
+    return out
+
+
 def _inputs(evidence: Evidence) -> dict[str, Any]:
     missing = sum(max(0, (log.expected_samples or 0) - log.samples_read) for log in evidence.logs)
     return {
@@ -108,8 +134,8 @@ def _inputs(evidence: Evidence) -> dict[str, Any]:
     }
 
 
-def checklist(records: Sequence[SampleRecord], contrasts: Sequence[Mapping[str, Any]], evidence: Evidence
-              ) -> list[dict[str, Any]]:
+def checklist(records: Sequence[SampleRecord], contrasts: Sequence[Mapping[str, Any]], evidence: Evidence,
+              analyses: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """Each item is `tested` only when a battery mapped to it produced scorable samples."""
     by_battery: dict[str, list[SampleRecord]] = defaultdict(list)
     for r in records:
@@ -124,7 +150,9 @@ def checklist(records: Sequence[SampleRecord], contrasts: Sequence[Mapping[str, 
             "item": item, "title": title, "batteries": list(batteries),
             "status": "tested" if scored else "not tested",
             "evidence": {"samples": len(recs), "scored": scored, "logs": logs,
-                         "contrasts": [c["id"] for c in contrasts if c["battery"] in batteries and not c["subset"]]},
+                         "contrasts": [c["id"] for c in contrasts if c["battery"] in batteries and not c["subset"]],
+                         "verdicts": [str((analyses or {}).get(b, {}).get("verdict")) for b in batteries
+                                      if (analyses or {}).get(b, {}).get("verdict")]},
             "note": note or ("no battery mapped to this item was run" if not recs else ""),
         })
     return items
@@ -216,7 +244,9 @@ def clean_json(value: Any) -> Any:
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None
-    return value
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)  # anything else a battery analysis returns is shown, not dropped
 
 
 def write_report(report: Mapping[str, Any], evidence: Evidence | None, out_dir: str | Path, *,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
@@ -60,8 +61,9 @@ def _checklist(items: Sequence[Mapping[str, Any]]) -> str:
                   else '<span class="untested">NOT TESTED</span>')
         links = " ".join(f'<a href="#c-{anchor(c)}">{escape(c)}</a>' for c in ev["contrasts"])
         logs = " ".join(_link(p) for p in ev["logs"])
+        verdicts = "".join(f"<br>{escape(v)}" for v in ev.get("verdicts") or [])
         evidence = (f"{ev['scored']}/{ev['samples']} samples scored · contrasts: {links or 'none'} · logs: {logs}"
-                    if ev["samples"] else escape(item.get("note") or "none"))
+                    f"{verdicts}" if ev["samples"] else escape(item.get("note") or "none"))
         rows.append(f'<tr id="check-{item["item"]}"><td>{escape(item["title"])}</td><td>{status}</td>'
                     f"<td>{escape(', '.join(item['batteries']))}</td><td>{evidence}</td></tr>")
     return ('<table id="checklist"><thead><tr><th>item</th><th>status</th><th>batteries</th><th>evidence</th></tr>'
@@ -127,6 +129,7 @@ def render_html(report: Mapping[str, Any]) -> str:
                 for r in report["robustness"]], numeric=(1, 2, 3, 4, 5, 6)),
         "<h2>Evaluation awareness</h2>", _awareness(report["eval_awareness"]),
         "<h2>Anti-deception checklist</h2>", _checklist(report["checklist"]),
+        _batteries(report.get("batteries") or {}),
         "<p class=\"meta\">The compliance-gap battery is the headline context-variation test and maps to none of "
         "the five items.</p>",
         "<h2>Manifest</h2>", _manifest(report["manifest"]),
@@ -137,6 +140,19 @@ def render_html(report: Mapping[str, Any]) -> str:
         "</main></body></html>",
     ]
     return "\n".join(parts)
+
+
+def _batteries(analyses: Mapping[str, Any]) -> str:
+    """Each battery's own reading (from its `analyse`), with the full numbers folded away."""
+    if not analyses:
+        return ""
+    parts = ["<h3>Battery measures</h3>"]
+    for battery, result in analyses.items():
+        line = result.get("error") or result.get("verdict") or "no verdict"
+        body = escape(json.dumps(result, indent=1, ensure_ascii=False))
+        parts.append(f'<div id="battery-{anchor(battery)}"><p><b>{escape(battery)}</b>: {escape(str(line))}</p>'
+                     f"<details><summary>all measures</summary><pre>{body}</pre></details></div>")
+    return "".join(parts)
 
 
 def _awareness(aware: Mapping[str, Any]) -> str:

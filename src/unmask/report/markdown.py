@@ -86,6 +86,9 @@ def render_markdown(report: Mapping[str, Any]) -> str:
                     [(i["title"], i["status"].upper(), ", ".join(i["batteries"]),
                       _evidence(i)) for i in report["checklist"]])
     lines += ["The compliance-gap battery is the headline context-variation test and maps to none of the five.", ""]
+    for battery, result in (report.get("batteries") or {}).items():
+        lines += [f"- **{battery}**: {result.get('error') or result.get('verdict') or 'no verdict'}"]
+    lines += [""]
     lines += _manifest(report["manifest"])
     if report["warnings"]:
         lines += ["## Warnings", ""] + [f"- {w}" for w in report["warnings"]] + [""]
@@ -96,8 +99,9 @@ def _evidence(item: Mapping[str, Any]) -> str:
     ev = item["evidence"]
     if not ev["samples"]:
         return item.get("note") or "none"
+    verdicts = "".join(f"; {v}" for v in ev.get("verdicts") or [])
     return (f"{ev['scored']}/{ev['samples']} samples scored; logs: {', '.join(ev['logs'])}; "
-            f"contrasts: {', '.join(ev['contrasts']) or 'none'}")
+            f"contrasts: {', '.join(ev['contrasts']) or 'none'}{verdicts}")
 
 
 MANIFEST_ROWS = ("model", "resolved_model_ids", "weights_sha256", "adapters_sha256", "tasks", "suite", "setting",

@@ -91,6 +91,7 @@ REPORT_SCHEMA: dict[str, Any] = {
         "robustness": {"type": "array", "items": {"type": "object", "required": ["contrast", "by_style",
                                                                                  "by_style_paraphrase"]}},
         "eval_awareness": {"type": "object", "required": ["measured", "n", "mean"]},
+        "batteries": {"type": "object", "description": "battery name -> that battery's own analyse() output"},
         "checklist": {"type": "array", "items": CHECKLIST_ITEM, "minItems": 5, "maxItems": 5},
         "headlines": {"type": "array", "items": {"type": "object", "required": ["contrast", "claim", "scope",
                                                                                 "scope_text"]}},
