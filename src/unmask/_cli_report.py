@@ -58,6 +58,8 @@ def _guarded(handler: Handler, unusable: int) -> Handler:
         except InputError as exc:
             print(f"unmask: error: {exc}", file=sys.stderr)
             return unusable
+        except BrokenPipeError:  # the reader went away (e.g. `| head`): nothing left to tell
+            return 1
         except OSError as exc:
             where = getattr(exc, "filename", None) or ""
             print(f"unmask: error: {where}: {exc.strerror or exc}. Fix: check the path and its permissions.",

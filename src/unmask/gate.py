@@ -201,7 +201,7 @@ def _errors(report: Mapping[str, Any], policy: Policy) -> list[Reason]:
         out.append(Reason(REVIEW, "errors", f"{counts['error']} errored, {counts['no_score']} unscored and "
                                             f"{inputs['missing_samples']} missing samples ({by or 'see inputs'}); "
                                             f"allowed {policy.max_errors}"))
-    bad_logs = [log["path"] for log in inputs["logs"] if log["status"] != "success"]
+    bad_logs = [log["path"] for log in inputs["logs"] if log["status"] != "success" and not log.get("superseded")]
     if bad_logs:
         out.append(Reason(REVIEW, "errors", f"{len(bad_logs)} log(s) did not finish successfully: "
                                             + ", ".join(bad_logs)))

@@ -22,7 +22,7 @@ RUN_SIDE_KEYS = ("suite", "setting", "templates", "frames", "probe_sets", "score
 """Top-level keys of the run-side manifest (contract 3) carried into the report."""
 
 FACTORS: dict[str, tuple[str, ...]] = {
-    "model": ("model", "resolved_model_ids", "weights_sha256", "adapters_sha256", "model_args"),
+    "model": ("model", "resolved_model_ids", "weights_sha256", "adapters_sha256", "model_args", "run_metadata"),
     "generate": ("generate", "generate_config"),
     "suite": ("suite", "tasks", "contrasts"),
     "setting": ("setting", "templates"),
@@ -64,6 +64,7 @@ def build_manifest(logs: Sequence[LogInfo]) -> dict[str, Any]:
         "weights_sha256": _single([_find(log, "weights_sha256") for log in logs], "weights_sha256", conflicts),
         "adapters_sha256": _single([_find(log, "adapters_sha256") for log in logs], "adapters_sha256", conflicts),
         "model_args": _merged(logs, lambda log: log.model_args, "model_args", conflicts),
+        "run_metadata": _merged(logs, lambda log: log.eval_metadata, "run_metadata", conflicts),
         "model_roles": _merged(logs, lambda log: log.model_roles, "model_roles", conflicts),
         "generate_config": _merged(logs, lambda log: log.generate_config, "generate_config", conflicts),
         "tasks": sorted({f"{log.task}@{log.task_version}" for log in logs}),

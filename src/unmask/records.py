@@ -113,6 +113,8 @@ class LogInfo:
     eval_metadata: dict[str, Any]
     packages: dict[str, str]
     revision: dict[str, Any] | None
+    superseded: bool = False
+    """An unfinished log whose task a later log completed (an eval-set retry): not a failure."""
 
 
 @dataclass
@@ -287,8 +289,14 @@ def read_evidence(
                          fix="report one model at a time with --model, and compare reports with `unmask diff`")
     warnings = [f"{info.path}: no sample carries pair_id/conditions metadata; it adds no pairs"
                 for info, recs in loaded if not any(r.pair_id for r in recs)]
+    finished: dict[str, str] = {}
+    for info, _ in loaded:
+        if info.status == "success":
+            finished[info.task] = max(finished.get(info.task, ""), info.created)
+    for info, _ in loaded:
+        info.superseded = info.status != "success" and finished.get(info.task, "") > info.created
     warnings += [f"{info.path}: log status is {info.status!r}" + (f" ({info.error})" if info.error else "")
-                 for info, _ in loaded if info.status != "success"]
+                 for info, _ in loaded if info.status != "success" and not info.superseded]
     with paused_gc():
         records, duplicates = _deduplicate(loaded)
     if not any(r.pair_id and r.conditions for r in records):

@@ -124,10 +124,18 @@ def battery_analyses(records: Sequence[SampleRecord]) -> dict[str, Any]:
 
 
 def _inputs(evidence: Evidence) -> dict[str, Any]:
-    missing = sum(max(0, (log.expected_samples or 0) - log.samples_read) for log in evidence.logs)
+    """Per-log facts, and samples the runs expected but no log holds (a resumed run counts once)."""
+    expected: dict[str, int] = {}
+    for log in evidence.logs:
+        expected[log.task] = max(expected.get(log.task, 0), log.expected_samples or 0)
+    observed: dict[str, int] = defaultdict(int)
+    for r in evidence.records:
+        observed[r.task] += 1
+    missing = sum(max(0, n - observed[task]) for task, n in expected.items())
     return {
-        "logs": [{"path": log.path, "task": log.task, "status": log.status, "samples_read": log.samples_read,
-                  "expected_samples": log.expected_samples, "scorer": log.scorer, "format": log.format}
+        "logs": [{"path": log.path, "task": log.task, "status": log.status, "superseded": log.superseded,
+                  "samples_read": log.samples_read, "expected_samples": log.expected_samples, "scorer": log.scorer,
+                  "format": log.format}
                  for log in evidence.logs],
         "duplicates_dropped": evidence.duplicates,
         "missing_samples": missing,

@@ -104,7 +104,8 @@ def _evidence(item: Mapping[str, Any]) -> str:
             f"contrasts: {', '.join(ev['contrasts']) or 'none'}{verdicts}")
 
 
-MANIFEST_ROWS = ("model", "resolved_model_ids", "weights_sha256", "adapters_sha256", "tasks", "suite", "setting",
+MANIFEST_ROWS = ("model", "resolved_model_ids", "weights_sha256", "adapters_sha256", "run_metadata", "tasks", "suite",
+                 "setting",
                  "templates", "frames", "probe_sets", "scorer", "model_roles", "generate", "declared", "versions")
 
 
