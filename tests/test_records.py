@@ -112,6 +112,23 @@ class TestUnmaskLogs:
         assert evidence.duplicates == len(once)
         assert any("duplicate" in w for w in build_report(evidence, AnalysisOptions(reps=200))["warnings"])
 
+    def test_unfinished_log_superseded_by_a_retry(self, tmp_path: Path) -> None:
+        from inspect_ai.log import write_eval_log
+
+        from unmask.report.synthetic import _log, synthetic_samples
+
+        design = SyntheticDesign(harmful_items=3, benign_items=0)
+        samples = [s for _, s in synthetic_samples(design)]
+        first = _log(design, "compliance_gap", samples[:5], part=0)
+        first.status = "error"
+        write_eval_log(first, str(tmp_path / "a.eval"))
+        write_eval_log(_log(design, "compliance_gap", samples, part=1), str(tmp_path / "b.eval"))
+        evidence = read_evidence([tmp_path])
+        assert [log.superseded for log in evidence.logs] == [True, False]
+        assert evidence.warnings == [] and len(evidence.records) == len(samples)
+        report = build_report(evidence, AnalysisOptions(reps=200))
+        assert report["inputs"]["missing_samples"] == 0
+
     def test_error_replaced_by_retry(self) -> None:
         info = _info("old", created="2025-01-01")
         newer = _info("new", created="2025-01-02")
