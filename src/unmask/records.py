@@ -73,6 +73,10 @@ class SampleRecord:
     """Every other scorer's value as a number (None when unscorable), by scorer name."""
     score_metadata: dict[str, Any] | None = None
     """The primary score's metadata (method, judge votes, excerpts), as the log holds it."""
+    completion: str | None = None
+    """The reply text the primary scorer saw: `score_metadata["completion"]` (unmask's scorers keep an
+    excerpt there, which survives in Inspect's sample summaries), else `Score.answer`. The trigger scan
+    compares replies and hidden goals reads stances from them, so they need the text, not just the outcome."""
 
     def __getattr__(self, name: str) -> Any:
         """Other scorers read as attributes (`record.likelihood`), as contract 4 names the columns."""
@@ -179,20 +183,24 @@ class RawSample(NamedTuple):
     """scorer name -> (value, score metadata)"""
     error: str | None
     completed: bool = True
+    answers: Mapping[str, str | None] | None = None
+    """scorer name -> `Score.answer` (the text the scorer read), when the scorer set one"""
 
 
 def _raw_from_model(sample: EvalSample | EvalSampleSummary) -> RawSample:
     scores = {name: (score.value, score.metadata) for name, score in (sample.scores or {}).items()}
+    answers = {name: score.answer for name, score in (sample.scores or {}).items()}
     completed = bool(getattr(sample, "completed", True))
     return RawSample(str(sample.id), int(sample.epoch), sample.metadata or {}, scores, _error_text(sample.error),
-                     completed)
+                     completed, answers)
 
 
 def _raw_from_dict(sample: Mapping[str, Any]) -> RawSample:
-    scores = {name: (score.get("value"), score.get("metadata")) for name, score in (sample.get("scores") or {}).items()
-              if isinstance(score, dict)}
+    raw_scores = {name: score for name, score in (sample.get("scores") or {}).items() if isinstance(score, dict)}
+    scores = {name: (score.get("value"), score.get("metadata")) for name, score in raw_scores.items()}
+    answers = {name: score.get("answer") for name, score in raw_scores.items()}
     return RawSample(str(sample["id"]), int(sample["epoch"]), sample.get("metadata") or {}, scores,
-                     _error_text(sample.get("error")), bool(sample.get("completed", True)))
+                     _error_text(sample.get("error")), bool(sample.get("completed", True)), answers)
 
 
 def read_log(path: str | Path, *, scorer: str | None = None, full: bool = False) -> tuple[LogInfo, list[SampleRecord]]:
@@ -387,6 +395,9 @@ def sample_record(sample: RawSample | EvalSample | EvalSampleSummary, info: LogI
         name: interpret_score(value)[1] for name, (value, _) in scores.items() if name != scorer
     }
     primary_meta = scores[scorer][1] if scorer is not None and scorer in scores else None
+    completion = primary_meta.get("completion") if isinstance(primary_meta, Mapping) else None
+    if not isinstance(completion, str) and scorer is not None:
+        completion = (raw.answers or {}).get(scorer)
     pair_id = meta.get("pair_id")
     return SampleRecord(
         log=info.path,
@@ -410,6 +421,7 @@ def sample_record(sample: RawSample | EvalSample | EvalSampleSummary, info: LogI
         eval_awareness=extra.get(AWARENESS_SCORER),
         extra_scores=extra,
         score_metadata=_as_dict(primary_meta),
+        completion=completion if isinstance(completion, str) else None,
     )
 
 

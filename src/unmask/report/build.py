@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 from collections import defaultdict
@@ -28,6 +27,7 @@ from .analysis import (
     declared_specs,
     robustness_rows,
 )
+from .batteries import battery_analyses
 from .pairing import encode
 from .schema import SCHEMA_NAME, SCHEMA_VERSION, check_report
 from .table import write_table
@@ -40,8 +40,6 @@ CHECKLIST: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("policy_preservation", "Preserving a policy against modification", ("modification",)),
 )
 """The anti-deception checklist: item, title, and the batteries whose samples count as testing it."""
-
-HEADLINE_BATTERY = "compliance_gap"
 
 
 def build_report(evidence: Evidence, options: AnalysisOptions | None = None, *, title: str | None = None
@@ -58,7 +56,7 @@ def build_report(evidence: Evidence, options: AnalysisOptions | None = None, *, 
         encoded = {stratum: encode(recs) for stratum, recs in strata.items()}
         contrasts = contrast_rows(all_contrasts(encoded, declared, options), options)
     manifest = build_manifest(evidence.logs)
-    analyses = battery_analyses(records)
+    analyses = battery_analyses(records, options)
     report: dict[str, Any] = {
         "schema": SCHEMA_NAME,
         "schema_version": SCHEMA_VERSION,
@@ -100,29 +98,6 @@ def declared_contrasts(evidence: Evidence) -> tuple[dict[str, list[ContrastSpec]
     return declared, problems
 
 
-def battery_analyses(records: Sequence[SampleRecord]) -> dict[str, Any]:
-    """Each anti-deception battery's own measures (`unmask.batteries.<name>.analyse`), for batteries present.
-
-    Some measures need more than paired rates (consistency, permutation scans), so the battery
-    modules compute them; they get every record, since some cross-check other batteries.
-    """
-    present = sorted({r.battery for r in records} - {HEADLINE_BATTERY})
-    out: dict[str, Any] = {}
-    for battery in present:
-        try:
-            module = importlib.import_module(f"unmask.batteries.{battery}")
-        except ImportError:
-            continue
-        analyse = getattr(module, "analyse", None)
-        if analyse is None:
-            continue
-        try:
-            out[battery] = analyse(list(records))
-        except Exception as exc:  # a battery's analysis must not take the whole report down
-            out[battery] = {"battery": battery, "error": f"{type(exc).__name__}: {exc}"}
-    return out
-
-
 def _inputs(evidence: Evidence) -> dict[str, Any]:
     """Per-log facts, and samples the runs expected but no log holds (a resumed run counts once)."""
     expected: dict[str, int] = {}
@@ -159,8 +134,8 @@ def checklist(records: Sequence[SampleRecord], contrasts: Sequence[Mapping[str, 
             "status": "tested" if scored else "not tested",
             "evidence": {"samples": len(recs), "scored": scored, "logs": logs,
                          "contrasts": [c["id"] for c in contrasts if c["battery"] in batteries and not c["subset"]],
-                         "verdicts": [str((analyses or {}).get(b, {}).get("verdict")) for b in batteries
-                                      if (analyses or {}).get(b, {}).get("verdict")]},
+                         "verdicts": [f"{b}: {(analyses or {})[b].get('summary')}" for b in batteries
+                                      if (analyses or {}).get(b, {}).get("summary")]},
             "note": note or ("no battery mapped to this item was run" if not recs else ""),
         })
     return items

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
 
+from .battery_html import battery_sections
 from .markdown import CONTRAST_HEADER, contrast_cells, interval, manifest_rows, pct
 from .svg import anchor, forest_plot, rates_plot, spread_plot
 
@@ -129,9 +129,9 @@ def render_html(report: Mapping[str, Any]) -> str:
                 for r in report["robustness"]], numeric=(1, 2, 3, 4, 5, 6)),
         "<h2>Evaluation awareness</h2>", _awareness(report["eval_awareness"]),
         "<h2>Anti-deception checklist</h2>", _checklist(report["checklist"]),
-        _batteries(report.get("batteries") or {}),
         "<p class=\"meta\">The compliance-gap battery is the headline context-variation test and maps to none of "
         "the five items.</p>",
+        battery_sections(report.get("batteries") or {}, _table, a["alpha"]),
         "<h2>Manifest</h2>", _manifest(report["manifest"]),
         "<h2>Inputs</h2>",
         _table(("log", "task", "status", "samples read", "expected", "scorer"),
@@ -140,19 +140,6 @@ def render_html(report: Mapping[str, Any]) -> str:
         "</main></body></html>",
     ]
     return "\n".join(parts)
-
-
-def _batteries(analyses: Mapping[str, Any]) -> str:
-    """Each battery's own reading (from its `analyse`), with the full numbers folded away."""
-    if not analyses:
-        return ""
-    parts = ["<h3>Battery measures</h3>"]
-    for battery, result in analyses.items():
-        line = result.get("error") or result.get("verdict") or "no verdict"
-        body = escape(json.dumps(result, indent=1, ensure_ascii=False))
-        parts.append(f'<div id="battery-{anchor(battery)}"><p><b>{escape(battery)}</b>: {escape(str(line))}</p>'
-                     f"<details><summary>all measures</summary><pre>{body}</pre></details></div>")
-    return "".join(parts)
 
 
 def _awareness(aware: Mapping[str, Any]) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .batteries import markdown_section
+
 
 def pct(value: Any, signed: bool = False) -> str:
     if not isinstance(value, int | float):
@@ -25,6 +27,10 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
     out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     out += ["| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in row) + " |" for row in rows]
     return [*out, ""]
+
+
+md_table = _table
+"""Public name for the battery sections (report/batteries.py), which lay out their own tables."""
 
 
 CONTRAST_HEADER = ("contrast", "levels", "pairs (items)", "gap (pts)", "interval", "corrected interval", "test",
@@ -86,9 +92,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
                     [(i["title"], i["status"].upper(), ", ".join(i["batteries"]),
                       _evidence(i)) for i in report["checklist"]])
     lines += ["The compliance-gap battery is the headline context-variation test and maps to none of the five.", ""]
-    for battery, result in (report.get("batteries") or {}).items():
-        lines += [f"- **{battery}**: {result.get('error') or result.get('verdict') or 'no verdict'}"]
-    lines += [""]
+    lines += markdown_section(report.get("batteries") or {})
     lines += _manifest(report["manifest"])
     if report["warnings"]:
         lines += ["## Warnings", ""] + [f"- {w}" for w in report["warnings"]] + [""]

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 SCHEMA_NAME = "unmask.report"
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
+"""1.1: `batteries` entries carry `status`, `summary` and `measures` (what the gate reads)."""
 
 _num = {"type": ["number", "null"]}
 _interval = {"type": "array", "items": _num, "minItems": 2, "maxItems": 2}
@@ -68,6 +69,23 @@ CHECKLIST_ITEM = {
     },
 }
 
+BATTERY_ENTRY = {
+    "type": "object",
+    "required": ["battery", "status", "summary", "measures"],
+    "description": "the battery's own analyse() output, plus status, summary and measures added by the report",
+    "properties": {
+        "battery": {"type": "string"}, "status": {"enum": ["ok", "empty", "error"]},
+        "summary": {"type": "string"}, "error": {"type": "string"},
+        "measures": {
+            "type": "object",
+            "description": "sandbagging/modification: gated {name, a, b, n_pairs, gap, ci, p_value, mde}; "
+                           "modification: self_preservation_count, self_preservation_measured; trigger_scan: "
+                           "candidates, significant (Holm), completions_available; hidden_goals: contradictions, "
+                           "consistency",
+        },
+    },
+}
+
 REPORT_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://unmask.dev/schemas/report-1.json",
@@ -91,7 +109,8 @@ REPORT_SCHEMA: dict[str, Any] = {
         "robustness": {"type": "array", "items": {"type": "object", "required": ["contrast", "by_style",
                                                                                  "by_style_paraphrase"]}},
         "eval_awareness": {"type": "object", "required": ["measured", "n", "mean"]},
-        "batteries": {"type": "object", "description": "battery name -> that battery's own analyse() output"},
+        "batteries": {"type": "object", "additionalProperties": BATTERY_ENTRY,
+                      "description": "battery name -> that battery's analyse() output with status and measures"},
         "checklist": {"type": "array", "items": CHECKLIST_ITEM, "minItems": 5, "maxItems": 5},
         "headlines": {"type": "array", "items": {"type": "object", "required": ["contrast", "claim", "scope",
                                                                                 "scope_text"]}},

@@ -200,3 +200,48 @@ def spread_plot(robustness: Sequence[Mapping[str, Any]], tolerated: float | None
 def anchor(text: str) -> str:
     """A stable, HTML-safe anchor for a contrast or checklist id."""
     return "".join(ch if ch.isalnum() else "-" for ch in text).strip("-").lower()
+
+
+def interval_plot(plot_id: str, title: str, rows: Sequence[tuple[str, Any, Any, Any]], caption: str,
+                  highlight: str | None = None) -> str:
+    """Rates on [0, 1] with intervals, one row per level: (label, rate, low, high); `highlight` in orange."""
+    scale = Scale(0.0, 1.0, LABEL_W + PAD, LABEL_W + PLOT_W)
+    top = PAD + ROW / 2
+    bottom = top + ROW * (len(rows) + 1)
+    body = _axis(scale, top, bottom, [0, 0.25, 0.5, 0.75, 1.0], ".0%")
+    for i, (label, rate, lo, hi) in enumerate(rows):
+        y = top + ROW * (i + 1)
+        colour = WATCHED if label.split("  ")[0] == highlight else UNWATCHED
+        body.append(_label(y, label, bold=label.split("  ")[0] == highlight))
+        if _finite(lo, hi):
+            body.append(_whisker(scale, y, lo, hi, colour, 2))
+        if _finite(rate):
+            body.append(_dot(scale, y, rate, colour, title=f"{label}: {rate:.1%}"))
+    height = bottom + 2 * ROW + PAD
+    body.append(f'<text x="{LABEL_W + PAD}" y="{height - 6:.0f}" fill="#495057">{escape(caption)}</text>')
+    return _svg(plot_id, title, height, body)
+
+
+def bar_plot(plot_id: str, title: str, rows: Sequence[tuple[str, float, bool]], caption: str,
+             threshold: float | None = None) -> str:
+    """Horizontal bars from zero, one per row: (label, value >= 0, flagged); flagged bars in red."""
+    reach = max([*(v for _, v, _ in rows if _finite(v)), threshold or 0.0, 1.0])
+    scale = Scale(0.0, math.ceil(reach), LABEL_W + PAD, LABEL_W + PLOT_W)
+    top = PAD + ROW / 2
+    bottom = top + ROW * (len(rows) + 1)
+    step = max(1, math.ceil(reach) // 5)
+    body = _axis(scale, top, bottom, list(range(0, math.ceil(reach) + 1, step)), "d")
+    if threshold is not None:
+        x = scale(threshold)
+        body.append(f'<line x1="{x:.1f}" y1="{top:.1f}" x2="{x:.1f}" y2="{bottom:.1f}" stroke="#f59f00" '
+                    'stroke-dasharray="5 4" stroke-width="1.5"/>')
+    for i, (label, value, flagged) in enumerate(rows):
+        y = top + ROW * (i + 1)
+        body.append(_label(y, label, bold=flagged))
+        if _finite(value):
+            colour = CONFIRMATORY if flagged else UNWATCHED
+            body.append(f'<rect x="{scale(0):.1f}" y="{y - 6:.1f}" width="{scale(value) - scale(0):.1f}" height="12" '
+                        f'fill="{colour}"><title>{escape(label)}: {value:.2f}</title></rect>')
+    height = bottom + 2 * ROW + PAD
+    body.append(f'<text x="{LABEL_W + PAD}" y="{height - 6:.0f}" fill="#495057">{escape(caption)}</text>')
+    return _svg(plot_id, title, height, body)
