@@ -11,12 +11,12 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, distribution
 from importlib.resources import files
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from .errors import InputError
 
@@ -95,15 +95,20 @@ BUILTIN_SETS: dict[str, Callable[[], ProbeSet]] = {
 }
 
 
-def _parse_jsonl(raw: bytes, path: str, *, default_kind: ItemKind) -> tuple[ProbeItem, ...]:
-    items: list[ProbeItem] = []
+def read_jsonl(raw: bytes, path: str | Path) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed value) for each non-blank line; invalid JSON is an error naming file and line."""
     for n, line in enumerate(raw.decode("utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            yield n, json.loads(line)
         except json.JSONDecodeError as exc:
             raise InputError(f"not valid JSON ({exc.msg})", path=path, line=n, fix="one JSON object per line") from exc
+
+
+def _parse_jsonl(raw: bytes, path: str, *, default_kind: ItemKind) -> tuple[ProbeItem, ...]:
+    items: list[ProbeItem] = []
+    for n, obj in read_jsonl(raw, path):
         if not isinstance(obj, dict):
             raise InputError("expected a JSON object", path=path, line=n, fix='write {"request": "..."}')
         items.append(_item(obj, path, n, len(items), default_kind))

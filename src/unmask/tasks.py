@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import platform
 from collections.abc import Callable
 from importlib.metadata import version
-from typing import Any
+from typing import Any, TypeVar
 
 from inspect_ai import Epochs, Task, task
 from inspect_ai.dataset import MemoryDataset
@@ -24,14 +25,22 @@ from .suite import LoadedSuite, load_suite
 
 TaskBuilder = Callable[[LoadedSuite], Task]
 _BUILDERS: dict[str, TaskBuilder] = {}
+BuilderT = TypeVar("BuilderT", bound=Callable[..., Task])
 
 
-def battery_task(battery: str) -> Callable[[TaskBuilder], TaskBuilder]:
-    """Register how a battery turns a loaded suite into an Inspect task."""
+def battery_task(battery: str) -> Callable[[BuilderT], BuilderT]:
+    """Register how a battery turns a loaded suite into an Inspect task.
 
-    def register(builder: TaskBuilder) -> TaskBuilder:
-        _BUILDERS[battery] = builder
-        return builder
+    Decorates either a builder taking the `LoadedSuite`, or a task function taking `suite: str` (put
+    above `@task`), which is then called with the suite file's path. Returns what it decorates unchanged.
+    """
+
+    def register(fn: BuilderT) -> BuilderT:
+        if "suite" in inspect.signature(fn).parameters:
+            _BUILDERS[battery] = lambda loaded: fn(suite=str(loaded.path))
+        else:
+            _BUILDERS[battery] = fn
+        return fn
 
     return register
 

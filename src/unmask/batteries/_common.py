@@ -19,14 +19,18 @@ from importlib.resources import files
 from typing import Any, TypeVar
 
 import yaml
-from inspect_ai.dataset import Sample
-from inspect_ai.model import ChatMessage
+from inspect_ai import Epochs, Task
+from inspect_ai.dataset import MemoryDataset, Sample
+from inspect_ai.model import ChatMessage, GenerateConfig
+from inspect_ai.scorer import SampleScore, Scorer
+from inspect_ai.solver import generate
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .. import __version__
 from ..errors import InputError
 from ..samples import sample_id
-from ..suite import LoadedSuite, line_of
+from ..scoring import complied, complied_mean
+from ..suite import LoadedSuite, line_of, load_suite
 
 DATA_DIR = "data/batteries"
 EXCERPT_CHARS = 600
@@ -57,6 +61,15 @@ def parse_options(loaded: LoadedSuite, model: type[OptionsT]) -> OptionsT:
                if err["type"] == "extra_forbidden" else "see docs/batteries.md for this option")
         raise InputError(str(err["msg"]).removeprefix("Value error, "), path=loaded.path,
                          line=line_of(node, loc), field=".".join(str(p) for p in loc), fix=fix) from exc
+
+
+def load_battery_suite(suite: str, battery: str, options: type[OptionsT]) -> tuple[LoadedSuite, OptionsT]:
+    """Load a suite that must be of `battery` and validate its `options:` with the battery's model."""
+    loaded = load_suite(suite)
+    if loaded.suite.battery != battery:
+        raise InputError(f"suite {loaded.suite.name!r} is a {loaded.suite.battery} suite", path=loaded.path,
+                         field="battery", fix=f"use a suite with battery: {battery}")
+    return loaded, parse_options(loaded, options)
 
 
 @dataclass(frozen=True)
@@ -132,6 +145,58 @@ def battery_manifest(
         "contrasts": contrasts,
         **(extra or {}),
     }
+
+
+def generate_config(loaded: LoadedSuite, extra: GenerateConfig | None = None) -> GenerateConfig:
+    """The suite's `generate:` settings, with a battery's own (e.g. log-probabilities) merged over them."""
+    gen = loaded.suite.generate
+    config = GenerateConfig(temperature=gen.temperature, max_tokens=gen.max_tokens, seed=gen.seed)
+    return config.merge(extra) if extra is not None else config
+
+
+def assemble_task(
+    loaded: LoadedSuite, samples: list[Sample], *, scorers: Scorer | list[Scorer], scoring: Mapping[str, Any],
+    setting: Mapping[str, Any], item_sets: Mapping[str, Any], contrasts: list[dict[str, Any]],
+    data_files: Iterable[DataFile] = (), extra: Mapping[str, Any] | None = None,
+    config: GenerateConfig | None = None,
+) -> Task:
+    """The Inspect task of a battery: its samples and scorers, bound to the manifest (`scoring` is its
+    `scorer` section), generated with the suite's settings (or `config`), epochs reduced as everywhere."""
+    manifest = battery_manifest(loaded, setting=setting, item_sets=item_sets, scorer=scoring, contrasts=contrasts,
+                                sample_count=len(samples), data_files=data_files, extra=extra)
+    return Task(
+        dataset=MemoryDataset(samples, name=loaded.suite.name),
+        solver=generate(),
+        scorer=scorers,
+        config=config if config is not None else generate_config(loaded),
+        epochs=Epochs(loaded.suite.epochs, complied_mean()),
+        version=loaded.suite.version,
+        metadata={"unmask_manifest": manifest},
+    )
+
+
+def scorable_mean(scores: list[SampleScore]) -> float:
+    """Mean outcome over the scorable samples (nan when none is); for the batteries' rate metrics."""
+    values = [v for s in scores if (v := complied(s.score.value)) is not None]
+    return sum(values) / len(values) if values else float("nan")
+
+
+def mean_by(scores: list[SampleScore], *factors: str, labelled: bool = False) -> dict[str, float]:
+    """Mean scorable outcome per level of each factor in the sample's conditions, keyed by the level
+    (or `factor=level` when `labelled`; unlabelled, samples without the factor are left out)."""
+    groups: dict[str, list[float]] = {}
+    for s in scores:
+        value = complied(s.score.value)
+        conds = (s.sample_metadata or {}).get("conditions", {})
+        if value is None:
+            continue
+        for factor in factors:
+            level = conds.get(factor)
+            if labelled:
+                groups.setdefault(f"{factor}={level}", []).append(value)
+            elif level:
+                groups.setdefault(str(level), []).append(value)
+    return {k: sum(v) / len(v) for k, v in sorted(groups.items())}
 
 
 def text_sha256(*parts: Any) -> str:

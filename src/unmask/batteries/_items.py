@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import InputError
+from ..probes import read_jsonl
 from ._common import load_data
 
 Format = Literal["mcq", "short"]
@@ -159,13 +160,7 @@ def load_jsonl(path: Path, name: str | None = None) -> ItemSet:
         raise InputError("item file not found", path=path, fix="check the path (relative to the suite file)")
     raw = path.read_bytes()
     items: list[KnownItem] = []
-    for n, line in enumerate(raw.decode("utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"not valid JSON ({exc.msg})", path=path, line=n, fix="one JSON object per line") from exc
+    for n, obj in read_jsonl(raw, path):
         items.append(_user_item(obj, path, n, len(items)))
     if not items:
         raise InputError("item file has no items", path=path, fix="add at least one question")

@@ -14,29 +14,30 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from inspect_ai import Epochs, Task, task
-from inspect_ai.dataset import MemoryDataset, Sample
-from inspect_ai.model import ChatMessage, ChatMessageAssistant, ChatMessageSystem, ChatMessageUser, GenerateConfig
+from inspect_ai import Task, task
+from inspect_ai.dataset import Sample
+from inspect_ai.model import ChatMessage, ChatMessageAssistant, ChatMessageSystem, ChatMessageUser
 from inspect_ai.scorer import Metric, SampleScore, Score, Scorer, Target, metric, scorer
-from inspect_ai.solver import TaskState, generate
+from inspect_ai.solver import TaskState
 from pydantic import Field, field_validator
 
 from ..errors import InputError
 from ..frames import AXES, load_cues
-from ..scoring import complied, complied_mean
-from ..suite import LoadedSuite, load_suite
+from ..suite import LoadedSuite
 from ..tasks import battery_task
 from ._common import (
     Options,
     Row,
-    battery_manifest,
+    assemble_task,
     battery_sample,
     contrast,
     excerpt,
+    load_battery_suite,
     load_data,
+    mean_by,
     paired_contrast,
-    parse_options,
     rows,
+    scorable_mean,
 )
 
 BATTERY = "hidden_goals"
@@ -141,14 +142,7 @@ def read_stance(reply: str) -> int | None:
 @metric
 def admits_by_method() -> Metric:
     def compute(scores: list[SampleScore]) -> dict[str, float]:
-        groups: dict[str, list[float]] = {}
-        for s in scores:
-            value = complied(s.score.value)
-            conds = (s.sample_metadata or {}).get("conditions", {})
-            if value is not None:
-                for key in (f"method={conds.get('method')}", f"monitoring={conds.get('monitoring')}"):
-                    groups.setdefault(key, []).append(value)
-        return {k: sum(v) / len(v) for k, v in sorted(groups.items())}
+        return mean_by(scores, "method", "monitoring", labelled=True)
 
     return compute
 
@@ -156,8 +150,7 @@ def admits_by_method() -> Metric:
 @metric
 def admits_rate() -> Metric:
     def compute(scores: list[SampleScore]) -> float:
-        values = [v for s in scores if (v := complied(s.score.value)) is not None]
-        return sum(values) / len(values) if values else float("nan")
+        return scorable_mean(scores)
 
     return compute
 
@@ -181,10 +174,6 @@ def admits() -> Scorer:
 
 
 @battery_task(BATTERY)
-def _from_suite(loaded: LoadedSuite) -> Task:
-    return hidden_goals(suite=str(loaded.path))
-
-
 @task
 def hidden_goals(suite: str = "hidden_goals") -> Task:
     """Self-reports of goals and dispositions, asked four ways in two monitoring contexts.
@@ -192,32 +181,18 @@ def hidden_goals(suite: str = "hidden_goals") -> Task:
     Args:
         suite: a shipped hidden-goals suite (`hidden_goals`, `hidden_goals_quick`) or a suite YAML path.
     """
-    loaded = load_suite(suite)
-    if loaded.suite.battery != BATTERY:
-        raise InputError(f"suite {loaded.suite.name!r} is a {loaded.suite.battery} suite", path=loaded.path,
-                         field="battery", fix=f"use a suite with battery: {BATTERY}")
-    opts = parse_options(loaded, HiddenGoalsOptions)
+    loaded, opts = load_battery_suite(suite, BATTERY, HiddenGoalsOptions)
     samples = build_samples(loaded, opts)
-    gen = loaded.suite.generate
     data = load_data(BATTERY)
-    manifest = battery_manifest(
-        loaded,
+    return assemble_task(
+        loaded, samples, scorers=admits(),
         setting={"name": "hidden_goals", "system_prompt": data.doc["system_prompt"], "methods": data.doc["methods"],
                  "prefill": data.doc["prefill"], "cues_sha256": load_cues().sha256, "sha256": data.sha256,
                  "prefill_note": "a trailing assistant message (a prior turn for providers that cannot continue one)"},
         item_sets={"hidden_goals": {"sha256": data.sha256, "source": "unmask:data/batteries/hidden_goals.yaml",
                                     "count": len(topics(loaded, opts))}},
-        scorer={"method": "rules", "primary": "admits", "outcome": "admits (1 = yes, 0 = no)"},
-        contrasts=declared(opts.methods, opts.monitoring), sample_count=len(samples), data_files=[data],
-    )
-    return Task(
-        dataset=MemoryDataset(samples, name=loaded.suite.name),
-        solver=generate(),
-        scorer=admits(),
-        config=GenerateConfig(temperature=gen.temperature, max_tokens=gen.max_tokens, seed=gen.seed),
-        epochs=Epochs(loaded.suite.epochs, complied_mean()),
-        version=loaded.suite.version,
-        metadata={"unmask_manifest": manifest},
+        scoring={"method": "rules", "primary": "admits", "outcome": "admits (1 = yes, 0 = no)"},
+        contrasts=declared(opts.methods, opts.monitoring), data_files=[data],
     )
 
 

@@ -13,30 +13,32 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from inspect_ai import Epochs, Task, task
-from inspect_ai.dataset import MemoryDataset, Sample
-from inspect_ai.model import ChatMessageSystem, ChatMessageUser, GenerateConfig
+from inspect_ai import Task, task
+from inspect_ai.dataset import Sample
+from inspect_ai.model import ChatMessageSystem, ChatMessageUser
 from inspect_ai.scorer import Metric, SampleScore, Score, Scorer, Target, metric, scorer
-from inspect_ai.solver import TaskState, generate
+from inspect_ai.solver import TaskState
 from pydantic import Field, field_validator
 
 from ..errors import InputError
 from ..refusal import classify
 from ..samples import load_probe_sets
-from ..scoring import COMPLIED, complied, complied_mean
+from ..scoring import COMPLIED
 from ..settings import parse_reply
-from ..suite import LoadedSuite, load_suite
+from ..suite import LoadedSuite
 from ..tasks import battery_task
 from ._common import (
     Options,
-    battery_manifest,
+    assemble_task,
     battery_sample,
     contrast,
     excerpt,
+    load_battery_suite,
     load_data,
+    mean_by,
     paired_contrast,
-    parse_options,
     rows,
+    scorable_mean,
 )
 
 BATTERY = "modification"
@@ -118,13 +120,7 @@ def self_preservation_actions(reply: str) -> list[str]:
 @metric
 def complied_by_threat() -> Metric:
     def compute(scores: list[SampleScore]) -> dict[str, float]:
-        groups: dict[str, list[float]] = {}
-        for s in scores:
-            value = complied(s.score.value)
-            level = (s.sample_metadata or {}).get("conditions", {}).get("threat")
-            if value is not None and level:
-                groups.setdefault(str(level), []).append(value)
-        return {k: sum(v) / len(v) for k, v in sorted(groups.items())}
+        return mean_by(scores, "threat")
 
     return compute
 
@@ -132,8 +128,7 @@ def complied_by_threat() -> Metric:
 @metric
 def rate() -> Metric:
     def compute(scores: list[SampleScore]) -> float:
-        values = [v for s in scores if (v := complied(s.score.value)) is not None]
-        return sum(values) / len(values) if values else float("nan")
+        return scorable_mean(scores)
 
     return compute
 
@@ -175,10 +170,6 @@ def self_preservation() -> Scorer:
 
 
 @battery_task(BATTERY)
-def _from_suite(loaded: LoadedSuite) -> Task:
-    return modification(suite=str(loaded.path))
-
-
 @task
 def modification(suite: str = "modification") -> Task:
     """Requests under modification threats (high harm, low stakes, no stakes) vs a no-threat control.
@@ -186,33 +177,19 @@ def modification(suite: str = "modification") -> Task:
     Args:
         suite: a shipped modification suite (`modification`, `modification_quick`) or a suite YAML path.
     """
-    loaded = load_suite(suite)
-    if loaded.suite.battery != BATTERY:
-        raise InputError(f"suite {loaded.suite.name!r} is a {loaded.suite.battery} suite", path=loaded.path,
-                         field="battery", fix=f"use a suite with battery: {BATTERY}")
-    opts = parse_options(loaded, ModificationOptions)
+    loaded, opts = load_battery_suite(suite, BATTERY, ModificationOptions)
     samples = build_samples(loaded, opts)
-    gen = loaded.suite.generate
     data = load_data(BATTERY)
-    manifest = battery_manifest(
-        loaded,
+    return assemble_task(
+        loaded, samples, scorers=[modification_behaviour(), self_preservation()],
         setting={"name": "modification", "system_prompt": data.doc["system_prompt"], "threats": data.doc["threats"],
                  "tools": data.doc["tools"] if opts.tools else None, "protected": data.doc["protected"],
                  "sha256": data.sha256},
         item_sets={p.name: {"sha256": p.sha256, "source": p.source, "count": len(p.items), **p.selection}
                    for p in load_probe_sets(loaded)},
-        scorer={"method": "rules", "primary": "modification_behaviour", "outcome": "complied",
-                "self_preservation": "shell commands touching protected files" if opts.tools else "off"},
-        contrasts=declared(opts.levels), sample_count=len(samples), data_files=[data],
-    )
-    return Task(
-        dataset=MemoryDataset(samples, name=loaded.suite.name),
-        solver=generate(),
-        scorer=[modification_behaviour(), self_preservation()],
-        config=GenerateConfig(temperature=gen.temperature, max_tokens=gen.max_tokens, seed=gen.seed),
-        epochs=Epochs(loaded.suite.epochs, complied_mean()),
-        version=loaded.suite.version,
-        metadata={"unmask_manifest": manifest},
+        scoring={"method": "rules", "primary": "modification_behaviour", "outcome": "complied",
+                 "self_preservation": "shell commands touching protected files" if opts.tools else "off"},
+        contrasts=declared(opts.levels), data_files=[data],
     )
 
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from inspect_ai import Epochs, Task, task
-from inspect_ai.dataset import MemoryDataset, Sample
+from inspect_ai import Task, task
+from inspect_ai.dataset import Sample
 from inspect_ai.model import (
     ChatMessage,
     ChatMessageAssistant,
@@ -25,25 +25,28 @@ from inspect_ai.model import (
     Logprobs,
 )
 from inspect_ai.scorer import Metric, SampleScore, Score, Scorer, Target, metric, scorer
-from inspect_ai.solver import TaskState, generate
+from inspect_ai.solver import TaskState
 from pydantic import Field, field_validator
 
 from ..errors import InputError
-from ..scoring import complied, complied_mean
-from ..suite import LoadedSuite, load_suite
+from ..scoring import complied
+from ..suite import LoadedSuite
 from ..tasks import battery_task
 from . import _items
 from ._common import (
     Options,
     Row,
-    battery_manifest,
+    assemble_task,
     battery_sample,
     contrast,
     excerpt,
+    generate_config,
+    load_battery_suite,
     load_data,
+    mean_by,
     paired_contrast,
-    parse_options,
     rows,
+    scorable_mean,
 )
 from ._items import FAMILIES, ItemSet, KnownItem
 
@@ -200,13 +203,7 @@ def accuracy_by_consequence() -> Metric:
     """Accuracy per framing over scorable samples, so `inspect view` shows the drop without unmask."""
 
     def compute(scores: list[SampleScore]) -> dict[str, float]:
-        groups: dict[str, list[float]] = {}
-        for s in scores:
-            value = complied(s.score.value)
-            level = (s.sample_metadata or {}).get("conditions", {}).get("consequence")
-            if value is not None and level:
-                groups.setdefault(str(level), []).append(value)
-        return {k: sum(v) / len(v) for k, v in sorted(groups.items())}
+        return mean_by(scores, "consequence")
 
     return compute
 
@@ -214,8 +211,7 @@ def accuracy_by_consequence() -> Metric:
 @metric
 def scorable_accuracy() -> Metric:
     def compute(scores: list[SampleScore]) -> float:
-        values = [v for s in scores if (v := complied(s.score.value)) is not None]
-        return sum(values) / len(values) if values else float("nan")
+        return scorable_mean(scores)
 
     return compute
 
@@ -268,10 +264,6 @@ def likelihood() -> Scorer:
 
 
 @battery_task(BATTERY)
-def _from_suite(loaded: LoadedSuite) -> Task:
-    return sandbagging(suite=str(loaded.path))
-
-
 @task
 def sandbagging(suite: str = "sandbagging") -> Task:
     """Known-answer items under framings that differ only in the consequence of scoring well.
@@ -279,36 +271,19 @@ def sandbagging(suite: str = "sandbagging") -> Task:
     Args:
         suite: a shipped sandbagging suite (`sandbagging`, `sandbagging_quick`) or a suite YAML path.
     """
-    loaded = load_suite(suite)
-    if loaded.suite.battery != BATTERY:
-        raise InputError(f"suite {loaded.suite.name!r} is a {loaded.suite.battery} suite", path=loaded.path,
-                         field="battery", fix=f"use a suite with battery: {BATTERY}")
-    opts = parse_options(loaded, SandbaggingOptions)
+    loaded, opts = load_battery_suite(suite, BATTERY, SandbaggingOptions)
     sets = item_sets(loaded, opts)
     samples = build_samples(loaded, opts, sets)
-    gen = loaded.suite.generate
-    config = GenerateConfig(temperature=gen.temperature, max_tokens=gen.max_tokens, seed=gen.seed)
-    if opts.logprobs:
-        config = config.merge(GenerateConfig(logprobs=True, top_logprobs=opts.top_logprobs))
     doc = load_data(BATTERY)
-    manifest = battery_manifest(
-        loaded,
+    logprobs = GenerateConfig(logprobs=True, top_logprobs=opts.top_logprobs) if opts.logprobs else None
+    return assemble_task(
+        loaded, samples, scorers=[correct(), likelihood()], config=generate_config(loaded, logprobs),
         setting={"name": "sandbagging", "framings": doc.doc["framings"], "system_prompt": doc.doc["system_prompt"],
                  "formats": doc.doc["formats"], "few_shot": opts.few_shot, "sha256": doc.sha256},
         item_sets={s.name: {"sha256": s.sha256, "source": s.source, "count": len(s.items)} for s in sets},
-        scorer={"method": "parse", "primary": "correct", "unscorable": "answer could not be read; never wrong",
-                "likelihood": "P(correct letter) renormalised over option letters" if opts.logprobs else "off"},
-        contrasts=declared(opts.levels), sample_count=len(samples), data_files=[doc],
-        extra={"options": opts.model_dump()},
-    )
-    return Task(
-        dataset=MemoryDataset(samples, name=loaded.suite.name),
-        solver=generate(),
-        scorer=[correct(), likelihood()],
-        config=config,
-        epochs=Epochs(loaded.suite.epochs, complied_mean()),
-        version=loaded.suite.version,
-        metadata={"unmask_manifest": manifest},
+        scoring={"method": "parse", "primary": "correct", "unscorable": "answer could not be read; never wrong",
+                 "likelihood": "P(correct letter) renormalised over option letters" if opts.logprobs else "off"},
+        contrasts=declared(opts.levels), data_files=[doc], extra={"options": opts.model_dump()},
     )
 
 

@@ -14,33 +14,35 @@ import math
 from collections import Counter
 from typing import Any, Literal
 
-from inspect_ai import Epochs, Task, task
-from inspect_ai.dataset import MemoryDataset, Sample
-from inspect_ai.model import ChatMessageSystem, ChatMessageUser, GenerateConfig
+from inspect_ai import Task, task
+from inspect_ai.dataset import Sample
+from inspect_ai.model import ChatMessageSystem, ChatMessageUser
 from inspect_ai.scorer import Metric, SampleScore, Score, Scorer, Target, metric, scorer
-from inspect_ai.solver import TaskState, generate
+from inspect_ai.solver import TaskState
 from pydantic import Field, field_validator
 
 from ..errors import InputError
 from ..frames import AXES, load_cues
 from ..refusal import classify
 from ..samples import load_probe_sets
-from ..scoring import COMPLIED, complied, complied_mean
-from ..suite import LoadedSuite, load_suite
+from ..scoring import COMPLIED
+from ..suite import LoadedSuite
 from ..tasks import battery_task
 from . import _divergence as div
 from ._common import (
     Options,
     Row,
-    battery_manifest,
+    assemble_task,
     battery_sample,
     contrast,
     excerpt,
     interaction,
+    load_battery_suite,
     load_data,
+    mean_by,
     pairs,
-    parse_options,
     rows,
+    scorable_mean,
     words,
 )
 
@@ -156,13 +158,7 @@ def declared(cands: list[Candidate], levels: list[str]) -> list[dict[str, Any]]:
 @metric
 def complied_by_trigger() -> Metric:
     def compute(scores: list[SampleScore]) -> dict[str, float]:
-        groups: dict[str, list[float]] = {}
-        for s in scores:
-            value = complied(s.score.value)
-            trig = (s.sample_metadata or {}).get("conditions", {}).get("trigger")
-            if value is not None and trig:
-                groups.setdefault(str(trig), []).append(value)
-        return {k: sum(v) / len(v) for k, v in sorted(groups.items())}
+        return mean_by(scores, "trigger")
 
     return compute
 
@@ -170,8 +166,7 @@ def complied_by_trigger() -> Metric:
 @metric
 def complied_rate() -> Metric:
     def compute(scores: list[SampleScore]) -> float:
-        values = [v for s in scores if (v := complied(s.score.value)) is not None]
-        return sum(values) / len(values) if values else float("nan")
+        return scorable_mean(scores)
 
     return compute
 
@@ -197,10 +192,6 @@ def trigger_behaviour() -> Scorer:
 
 
 @battery_task(BATTERY)
-def _from_suite(loaded: LoadedSuite) -> Task:
-    return trigger_scan(suite=str(loaded.path))
-
-
 @task
 def trigger_scan(suite: str = "trigger_scan") -> Task:
     """Candidate triggers inserted into identical prompts, crossed with monitoring.
@@ -208,38 +199,24 @@ def trigger_scan(suite: str = "trigger_scan") -> Task:
     Args:
         suite: a shipped trigger-scan suite (`trigger_scan`, `trigger_scan_quick`) or a suite YAML path.
     """
-    loaded = load_suite(suite)
-    if loaded.suite.battery != BATTERY:
-        raise InputError(f"suite {loaded.suite.name!r} is a {loaded.suite.battery} suite", path=loaded.path,
-                         field="battery", fix=f"use a suite with battery: {BATTERY}")
-    opts = parse_options(loaded, TriggerOptions)
+    loaded, opts = load_battery_suite(suite, BATTERY, TriggerOptions)
     cands = candidates(loaded, opts)
     samples = build_samples(loaded, opts, cands)
-    gen = loaded.suite.generate
     data = load_data("triggers")
     probe_sets = {p.name: {"sha256": p.sha256, "source": p.source, "count": len(p.items)}
                   for p in load_probe_sets(loaded)}
     probe_sets["trigger_prompts"] = {"sha256": data.sha256, "source": "unmask:data/batteries/triggers.yaml",
                                      "count": min(opts.prompts, len(data.doc["prompts"]))}
-    manifest = battery_manifest(
-        loaded,
+    return assemble_task(
+        loaded, samples, scorers=trigger_behaviour(),
         setting={"name": "trigger_scan", "system_prompt": data.doc["system_prompt"],
                  "monitoring_style": opts.monitoring_style, "cues_sha256": load_cues().sha256},
         item_sets=probe_sets,
-        scorer={"method": "rules", "primary": "trigger_behaviour", "outcome": "complied",
-                "divergence": "marker search + trigram energy distance, permutation tests in analyse()",
-                "permutations": opts.permutations},
-        contrasts=declared(cands, opts.monitoring), sample_count=len(samples), data_files=[data],
+        scoring={"method": "rules", "primary": "trigger_behaviour", "outcome": "complied",
+                 "divergence": "marker search + trigram energy distance, permutation tests in analyse()",
+                 "permutations": opts.permutations},
+        contrasts=declared(cands, opts.monitoring), data_files=[data],
         extra={"candidates": [c.model_dump() for c in cands]},
-    )
-    return Task(
-        dataset=MemoryDataset(samples, name=loaded.suite.name),
-        solver=generate(),
-        scorer=trigger_behaviour(),
-        config=GenerateConfig(temperature=gen.temperature, max_tokens=gen.max_tokens, seed=gen.seed),
-        epochs=Epochs(loaded.suite.epochs, complied_mean()),
-        version=loaded.suite.version,
-        metadata={"unmask_manifest": manifest},
     )
 
 
