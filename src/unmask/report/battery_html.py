@@ -22,8 +22,9 @@ def battery_sections(batteries: Mapping[str, Any], render_table: TableRenderer, 
     for battery, result in batteries.items():
         status = str(result.get("status", "ok"))
         css = "tested" if status == "ok" else "untested"
+        word = {"ok": "ANALYSED", "empty": "NOTHING TO ANALYSE", "error": "ANALYSIS FAILED"}.get(status, status)
         parts.append(f'<section id="battery-{anchor(battery)}"><h3>{escape(TITLES.get(battery, battery))}</h3>'
-                     f'<p><span class="{css}">{escape(status.upper())}</span> '
+                     f'<p><span class="{css}">{escape(word)}</span> '
                      f"{escape(str(result.get('summary') or 'no summary'))}</p>")
         if status == "ok":
             parts.append(_plot(battery, result, alpha))

@@ -201,3 +201,41 @@ if __name__ == "__main__":
     target = Path(sys.argv[1] if len(sys.argv) > 1 else "example-logs")
     for written in write_synthetic_logs(EXAMPLE, target):
         print(written)
+
+
+def write_battery_log(path: str | Path, battery: str, samples: Sequence[Mapping[str, Any]],
+                      contrasts: Sequence[Mapping[str, Any]], *, scorers: Sequence[str] = ("primary",),
+                      model: str = "openai-api/local/synthetic-1") -> Path:
+    """One small battery-shaped log: each sample dict gives `pair_id`, `conditions`, `item_kind`, `scores`
+    (scorer -> (value, metadata, answer)) and optionally `error`; the manifest declares `contrasts`."""
+    built = []
+    for i, spec in enumerate(samples):
+        meta = {"pair_id": spec["pair_id"], "probe_set": str(spec["pair_id"]).split(":")[0],
+                "item_kind": spec.get("item_kind", "harmful"), "battery": battery, "conditions": spec["conditions"],
+                "style": "system", "paraphrase": 0, "setting": battery, "suite": f"{battery}_synthetic",
+                "suite_version": "1", **spec.get("metadata", {})}
+        sid = _sample_id(battery, spec["pair_id"], spec["conditions"], i if spec.get("unique") else 0)
+        if spec.get("error"):
+            built.append(EvalSample(id=sid, epoch=1, input="q", target="", metadata=meta,
+                                    error=EvalError(message=str(spec["error"]), traceback="", traceback_ansi="")))
+            continue
+        scores = {name: Score(value=value, metadata=dict(meta_) if meta_ else None, answer=answer)
+                  for name, (value, meta_, answer) in spec["scores"].items()}
+        built.append(EvalSample(id=sid, epoch=1, input="q", target="", metadata=meta, scores=scores,
+                                output=ModelOutput.from_content("synthetic-1", "reply")))
+    manifest = {"suite": {"name": f"{battery}_synthetic", "version": "1", "battery": battery},
+                "contrasts": [dict(c) for c in contrasts]}
+    log = EvalLog(
+        status="success",
+        eval=EvalSpec(created="2025-06-01T00:00:00+00:00", task=f"unmask/{battery}", task_version=1, model=model,
+                      metadata={"unmask_manifest": manifest},
+                      dataset=EvalDataset(name=battery, samples=len(built), sample_ids=[s.id for s in built]),
+                      config=EvalConfig(epochs=1)),
+        results=EvalResults(total_samples=len(built), completed_samples=len(built),
+                            scores=[EvalScore(name=n, scorer=n) for n in scorers]),
+        samples=built,
+    )
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_eval_log(log, str(out))
+    return out
