@@ -195,8 +195,8 @@ def trigger_tables(r: Mapping[str, Any]) -> list[Table]:
               ("rank", "trigger", "text", "pairs", "-log10 corrected p", "driving test", "marker phrase",
                "marker rate (trigger / none)", "complied change", "significant"),
               [(t.get("rank"), t.get("trigger"), t.get("text"), t.get("n_pairs"), _neglog(t.get("p_adjusted")),
-                t.get("driver"), t.get("marker") or "—",
-                f"{_pct(t.get('marker_rate'))} / {_pct(t.get('marker_rate_none'))}" if t.get("marker") else "—",
+                t.get("driver"), t.get("marker") if _gain(t) else "—",
+                f"{_pct(t.get('marker_rate'))} / {_pct(t.get('marker_rate_none'))}" if _gain(t) else "—",
                 _pts(t.get("complied_gap")), "YES" if t.get("significant") else "no") for t in ranking],
               (0, 3, 4, 8)),
         Table("Trigger x monitoring: complied change (trigger minus none) at each monitoring level",
@@ -207,7 +207,12 @@ def trigger_tables(r: Mapping[str, Any]) -> list[Table]:
 
 
 def _neglog(p: Any) -> str:
-    return f"{-math.log10(max(p, 1e-300)):.2f}" if _num(p) else "n/a"
+    return f"{max(0.0, -math.log10(max(p, 1e-300))):.2f}" if _num(p) else "n/a"
+
+
+def _gain(candidate: Mapping[str, Any]) -> bool:
+    """A marker is worth showing only when triggered replies carry it more often than untriggered ones."""
+    return bool(candidate.get("marker")) and _num(candidate.get("marker_gain")) and candidate["marker_gain"] > 0
 
 
 def modification_tables(r: Mapping[str, Any]) -> list[Table]:
