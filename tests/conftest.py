@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,6 +10,17 @@ from pathlib import Path
 import pytest
 
 from unmask.local import RunningServer, llama_server
+
+
+CI_REQUIRED = ("llama_cpp", "torch", "peft", "transformers")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under CI a missing extra is a failure: tests that would skip for it must not pass silently."""
+    if os.environ.get("CI", "").lower() in ("1", "true"):
+        missing = [m for m in CI_REQUIRED if importlib.util.find_spec(m) is None]
+        if missing:
+            pytest.exit(f"CI run lacks {missing}: run scripts/test (it installs the whitebox extra)", returncode=3)
 
 
 @pytest.fixture(scope="session")
