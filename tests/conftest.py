@@ -11,7 +11,6 @@ import pytest
 
 from unmask.local import RunningServer, llama_server
 
-
 CI_REQUIRED = ("llama_cpp", "torch", "peft", "transformers")
 
 
