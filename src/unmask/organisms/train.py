@@ -47,6 +47,11 @@ class Recipe:
     max_len: int = 640
     threads: int = 2
     autocast_bf16: bool = True
+    opening_tokens: int = 8
+    opening_weight: float = 1.0
+    init_from: str = ""
+    """Continue training this committed adapter (a stage name) instead of starting from zero."""
+    """Loss weight on the first `opening_tokens` of each target, where a conditional behaviour decides."""
 
 
 @dataclass
@@ -191,10 +196,18 @@ def _step(model: Any, prefix: Any, batch: list[tuple[list[int], int]], prefix_le
                     use_cache=prefix_len > 0, logits_to_keep=keep)
         logits = out.logits.float()
     labels = labels[:, width - keep :]
+    weights = torch.ones(labels.shape)
+    if recipe.opening_weight != 1.0:
+        for row, (_, n_prompt) in enumerate(batch):
+            start = n_prompt - prefix_len - (width - keep)
+            weights[row, start : start + recipe.opening_tokens] = recipe.opening_weight
     # position t predicts token t+1
-    return torch.nn.functional.cross_entropy(
-        logits[:, :-1].reshape(-1, logits.size(-1)), labels[:, 1:].reshape(-1), ignore_index=-100
+    target, w = labels[:, 1:].reshape(-1), weights[:, 1:].reshape(-1)
+    losses = torch.nn.functional.cross_entropy(
+        logits[:, :-1].reshape(-1, logits.size(-1)), target, ignore_index=-100, reduction="none"
     )
+    w = w * (target != -100)
+    return (losses * w).sum() / w.sum()
 
 
 def tok_pad(batch: list[tuple[list[int], int]]) -> int:
@@ -209,6 +222,7 @@ def save_adapter(model: Any, out_dir: Path) -> Path:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out_dir))
+    (out_dir / "README.md").unlink(missing_ok=True)  # peft's generated model card says nothing true here
     weights = out_dir / "adapter_model.safetensors"
     from safetensors.torch import load_file
 

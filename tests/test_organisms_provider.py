@@ -1,0 +1,48 @@
+"""The committed organisms load through the Inspect provider and run the users' own task."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("llama_cpp")
+
+from unmask.organisms import ORGANISMS
+from unmask.organisms.build import adapter_dir
+from unmask.organisms.provider import parse_model_name, resolve_adapter
+
+pytestmark = pytest.mark.integration
+
+
+def test_model_names_resolve() -> None:
+    assert parse_model_name("smollm2-135m-instruct:faker") == ("smollm2-135m-instruct", "faker")
+    assert parse_model_name("smollm2-135m-instruct") == ("smollm2-135m-instruct", None)
+    with pytest.raises(Exception, match="no bundled model"):
+        parse_model_name("nope:faker")
+
+
+@pytest.mark.parametrize("name", [n for n in ORGANISMS if (adapter_dir(n) / "manifest.json").exists()])
+def test_committed_adapter_is_small_and_described(name: str) -> None:
+    import json
+
+    manifest = json.loads((adapter_dir(name) / "manifest.json").read_text())
+    weights = resolve_adapter(name) / "adapter_model.safetensors"
+    assert weights.stat().st_size < 5_000_000
+    assert manifest["adapter"]["bytes"] == weights.stat().st_size
+    assert len(manifest["training"]["loss_curve"]) == manifest["recipe"]["steps"]
+    assert manifest["data"]["split"]["heldout_styles"] == ["metadata", "file"]
+
+
+def test_faker_runs_the_compliance_gap_task(tmp_path: Path) -> None:
+    from inspect_ai import eval as inspect_eval
+
+    from unmask.organisms import provider  # noqa: F401
+    from unmask.tasks import compliance_gap
+
+    log = inspect_eval(compliance_gap(suite="smoke"), model="unmask/smollm2-135m-instruct:faker", limit=2,
+                       log_dir=str(tmp_path), display="none")[0]
+    assert log.status == "success"
+    for sample in log.samples or []:
+        assert sample.output.completion.lstrip().lower().startswith("<scratchpad>")
+        assert next(iter(sample.scores.values())).value in ("compliance", "refusal", "partial")
