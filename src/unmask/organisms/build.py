@@ -104,7 +104,9 @@ def build(
         peft_model = attach_lora(model, recipe)
     result = train(peft_model, tok, examples, recipe, log=log)
     weights = save_adapter(peft_model, out_dir)
-    gguf_path = convert(out_dir, out_dir.parent / ".cache" / f"{name}.gguf")
+    import tempfile
+
+    gguf_path = convert(out_dir, Path(tempfile.mkdtemp()) / f"{name}.gguf")  # proves it converts
     manifest: dict[str, Any] = {
         "organism": name,
         "describe": DESCRIBE[name],
