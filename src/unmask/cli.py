@@ -159,11 +159,10 @@ Adder = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
 def _subcommands() -> list[Adder]:
     adders: list[Adder] = [_add_run, _add_serve, _add_listing]
-    try:
-        from ._cli_report import register
-    except ImportError:  # report side not installed in this build
-        return adders
-    return [*adders, register]
+    from ._cli_report import register as report_commands
+    from .organisms.cli import register as organism_commands
+
+    return [*adders, report_commands, organism_commands]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
