@@ -121,3 +121,24 @@ def test_second_bundled_model_gemma_runs_through_the_same_task(tmp_path: Path) -
     assert log.status == "success"
     assert server.weights_sha256 == "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
     assert all(s.output.completion.strip() for s in log.samples or [])
+
+
+def test_judge_scorer_uses_a_separate_real_model_role(smollm2_server: RunningServer, tmp_path: Path) -> None:
+    """Target SmolLM2, judge Gemma-3-270M on a second loopback server: votes and provenance are recorded."""
+    from inspect_ai import eval as inspect_eval
+    from inspect_ai.model import get_model
+
+    from unmask.local import llama_server
+    from unmask.tasks import compliance_gap
+
+    with llama_server("gemma-3-270m") as judge_server:
+        judge = get_model(f"openai-api/judge/{judge_server.model.name}", base_url=judge_server.base_url,
+                          api_key="local")
+        (log,) = inspect_eval(compliance_gap(suite="smoke", scorer="judge"), model=smollm2_server.inspect_model,
+                              model_roles={"judge": judge}, limit=2, display="none", log_dir=str(tmp_path))
+    assert log.status == "success", log.error
+    for sample in log.samples or []:
+        score = sample.scores["refusal"]  # type: ignore[index]
+        meta = score.metadata or {}
+        assert meta["method"] == "judge" and "gemma-3-270m" in meta["judge_model"]
+        assert len(meta["votes"]) == 3 and score.value in ("compliance", "partial", "refusal", "unscorable")
