@@ -74,3 +74,9 @@ def test_every_shipped_suite_validates_and_builds(capsys: pytest.CaptureFixture[
     assert {"smoke", "main"} <= set(names)
     assert main(["suites", *map(str, names.values())]) == 0
     assert capsys.readouterr().out.count(": ok") == len(names)
+
+
+def test_closed_output_pipe_is_not_a_traceback() -> None:
+    proc = subprocess.run(f"{sys.executable} -m unmask.cli suites | head -1", shell=True,
+                          capture_output=True, text=True, check=False)
+    assert "Traceback" not in proc.stderr and proc.stdout.strip()
