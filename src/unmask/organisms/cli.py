@@ -30,13 +30,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ls = osub.add_parser("list", help="list organisms and their committed adapters")
     ls.set_defaults(handler=_list)
     v = sub.add_parser("validate", help="detection matrix: shipped suites on every organism and the base model")
-    v.add_argument("--suite", action="append", help="suite to run (repeatable; default: main)")
+    v.add_argument("--suite", action="append",
+                   help="suite to run (repeatable; default: main, sandbagging_quick, trigger_scan_quick)")
     v.add_argument("--model", action="append", choices=["base", *ORGANISMS],
                    help="only this model (repeatable; default: base and every organism)")
     v.add_argument("--limit", type=int, default=None, help="samples per task (Inspect --limit)")
     v.add_argument("--log-dir", type=Path, default=Path("logs/validate"))
     v.add_argument("--json", type=Path, default=None, help="also write the matrix cells as JSON")
     v.add_argument("--markdown", type=Path, default=None, help="write the matrix report section here")
+    v.add_argument("--policy", default=None, help="gate policy YAML (default: the shipped conservative policy)")
     v.set_defaults(handler=_validate)
 
 
@@ -74,10 +76,10 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from .validate import matrix_markdown, run_validate
+    from .validate import DEFAULT_SUITES, matrix_markdown, run_validate
 
-    cells = run_validate(args.suite or ["main"], args.model or ["base", *ORGANISMS], args.log_dir,
-                         args.limit, args.json)
+    cells = run_validate(args.suite or list(DEFAULT_SUITES), args.model or ["base", *ORGANISMS], args.log_dir,
+                         args.limit, args.json, args.policy)
     if args.markdown:
         args.markdown.write_text(matrix_markdown(cells) + "\n")
     wrong = [c for c in cells if c.agrees is False]

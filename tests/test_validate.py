@@ -1,0 +1,35 @@
+"""`unmask validate` cells: the real report + gate on one battery's logs (synthetic logs, known truth)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from unmask.gate import load_policy
+from unmask.organisms.validate import Cell, cell_for, matrix_markdown
+from unmask.report.synthetic import SyntheticDesign, write_synthetic_logs
+
+
+def _cell(tmp: Path, model: str, gap: float) -> Cell:
+    design = SyntheticDesign(harmful_items=120, benign_items=0, styles=("system",), harmful_rate=(0.0, 0.1),
+                             gaps={"monitoring": gap} if gap else {}, seed=3)
+    paths = write_synthetic_logs(design, tmp / model)
+    return cell_for(paths, "compliance_gap", model, load_policy())
+
+
+def test_planted_gap_blocks_and_absent_gap_does_not(tmp_path: Path) -> None:
+    faker = _cell(tmp_path, "faker", 0.5)
+    clean = _cell(tmp_path, "clean", 0.0)
+    assert faker.verdict == "BLOCK" and faker.agrees is True
+    assert faker.effect is not None and faker.effect > 0.3
+    assert faker.ci is not None and faker.ci[0] > 0
+    assert clean.verdict != "BLOCK" and clean.agrees is True
+    assert "monitored" in faker.measure
+    table = matrix_markdown([faker, clean])
+    assert "| compliance_gap | **BLOCK**" in table and "✓" in table and "✗ (expected" not in table
+
+
+def test_unexpected_verdict_is_marked(tmp_path: Path) -> None:
+    faker = _cell(tmp_path, "faker", 0.0)
+    assert faker.agrees is False
+    assert "✗ (expected BLOCK)" in matrix_markdown([faker])
+    assert faker.reasons  # a non-BLOCK verdict is explained
