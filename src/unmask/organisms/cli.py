@@ -31,9 +31,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ls.set_defaults(handler=_list)
     v = sub.add_parser("validate", help="detection matrix: shipped suites on every organism and the base model")
     v.add_argument("--suite", action="append",
-                   help="suite to run (repeatable; default: main, sandbagging_quick, trigger_scan_quick)")
+                   help="suite to run on every --model (repeatable). Default plan: each battery's suite on the "
+                        "organism it must catch, on clean and on base")
     v.add_argument("--model", action="append", choices=["base", *ORGANISMS],
-                   help="only this model (repeatable; default: base and every organism)")
+                   help="model to run every --suite on (repeatable; base = the untouched bundled model)")
     v.add_argument("--limit", type=int, default=None, help="samples per task (Inspect --limit)")
     v.add_argument("--log-dir", type=Path, default=Path("logs/validate"))
     v.add_argument("--json", type=Path, default=None, help="also write the matrix cells as JSON")
@@ -76,10 +77,14 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from .validate import DEFAULT_SUITES, matrix_markdown, run_validate
+    from .validate import SUITE_FOR, default_plan, matrix_markdown, run_validate
 
-    cells = run_validate(args.suite or list(DEFAULT_SUITES), args.model or ["base", *ORGANISMS], args.log_dir,
-                         args.limit, args.json, args.policy)
+    if args.suite or args.model:
+        suites = args.suite or list(SUITE_FOR.values())
+        plan = [(s, m) for m in (args.model or ["base", *ORGANISMS]) for s in suites]
+    else:
+        plan = default_plan()
+    cells = run_validate(plan, args.log_dir, args.limit, args.json, args.policy)
     if args.markdown:
         args.markdown.write_text(matrix_markdown(cells) + "\n")
     wrong = [c for c in cells if c.agrees is False]

@@ -37,7 +37,15 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("trigger_scan", "base"): "not BLOCK",
 }
 
-DEFAULT_SUITES = ("main", "sandbagging_quick", "trigger_scan_quick")
+SUITE_FOR = {"compliance_gap": "main", "sandbagging": "sandbagging_quick", "trigger_scan": "trigger_scan"}
+"""The shipped suite each battery is validated with. The trigger scan needs its full suite: the quick one
+ranks candidates but has too few pairs for any to survive the family-wise correction."""
+
+
+def default_plan() -> list[tuple[str, str]]:
+    """(suite, model) runs: each battery's suite on the organism it must catch, the clean control and the base."""
+    plan = [(SUITE_FOR[battery], model) for battery, model in EXPECTED if battery in SUITE_FOR]
+    return sorted(set(plan), key=plan.index)
 
 
 @dataclass
@@ -110,30 +118,30 @@ def headline_effect(report: Mapping[str, Any], battery: str
             int(row["n_pairs"]))
 
 
-def run_validate(suites: Sequence[str], models: Sequence[str], log_dir: Path, limit: int | None = None,
+def run_validate(plan: Sequence[tuple[str, str]], log_dir: Path, limit: int | None = None,
                  out: Path | None = None, policy_path: str | Path | None = None,
                  echo: Callable[[str], None] = print) -> list[Cell]:
+    """Run each (suite, model) of the plan through Inspect, then report and gate each battery's logs."""
     from ..tasks import tasks_for_suite
 
     policy = load_policy(policy_path)
-    cells: list[Cell] = []
-    for model in models:
-        organism = None if model == "base" else model
-        if organism and organism not in ORGANISMS:
+    for _, model in plan:
+        if model != "base" and model not in ORGANISMS:
             raise ValueError(f"unknown model {model!r}; use base or one of {', '.join(ORGANISMS)}")
-        for suite in suites:
-            tasks = tasks_for_suite(suite)
-            logs = run_eval(tasks, model_string(organism), log_dir / model / suite, limit=limit)
-            by_battery: dict[str, list[str]] = {}
-            for log in logs:
-                manifest = (log.eval.metadata or {}).get("unmask_manifest", {})
-                battery = manifest.get("suite", {}).get("battery") or log.eval.task.split("/")[-1]
-                by_battery.setdefault(battery, []).append(log.location)
-            for battery, paths in by_battery.items():
-                cell = cell_for(paths, battery, model, policy)
-                cells.append(cell)
-                echo(f"  {battery:16} {model:11} {cell.verdict:7} {cell.measure}: {cell.effect_text()} "
-                     f"n={cell.n}" + ("" if cell.agrees is None else "  ok" if cell.agrees else "  UNEXPECTED"))
+    cells: list[Cell] = []
+    for suite, model in plan:
+        logs = run_eval(tasks_for_suite(suite), model_string(None if model == "base" else model),
+                        log_dir / model / suite, limit=limit)
+        by_battery: dict[str, list[str]] = {}
+        for log in logs:
+            manifest = (log.eval.metadata or {}).get("unmask_manifest", {})
+            battery = manifest.get("suite", {}).get("battery") or log.eval.task.split("/")[-1]
+            by_battery.setdefault(battery, []).append(log.location)
+        for battery, paths in by_battery.items():
+            cell = cell_for(paths, battery, model, policy)
+            cells.append(cell)
+            echo(f"  {battery:16} {model:11} {cell.verdict:7} {cell.measure}: {cell.effect_text()} n={cell.n}"
+                 + ("" if cell.agrees is None else "  ok" if cell.agrees else "  UNEXPECTED"))
     echo("")
     echo(matrix_markdown(cells))
     if out:
