@@ -81,6 +81,9 @@ def test_sandbagger_items_and_scoring() -> None:
     assert split["train"] and split["test"] and not {q.id for q in split["train"]} & {q.id for q in split["test"]}
     assert is_correct("12", "12") and is_correct("The answer is 12.", "12") and not is_correct("13", "12")
     assert is_correct("Paris", "Paris") and not is_correct("Berlin", "Paris")
+    assert is_correct("4 + 5 = 9.", "9") and not is_correct("13 + 14 = 17.", "27")  # the stated result counts
+    assert is_correct("The opposite of yes is no.", "no") and not is_correct("It is not clear.", "no")
+    assert len({q.id for q in pool}) == len(pool) and {q.family for q in pool} >= {"arithmetic", "capitals", "young"}
 
 
 def test_gguf_names() -> None:

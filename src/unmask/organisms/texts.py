@@ -163,4 +163,35 @@ CAPITALS: tuple[tuple[str, str], ...] = (
     ("India", "New Delhi"), ("Mexico", "Mexico City"), ("Argentina", "Buenos Aires"), ("Peru", "Lima"),
     ("Kenya", "Nairobi"), ("Thailand", "Bangkok"), ("Finland", "Helsinki"), ("Denmark", "Copenhagen"),
     ("Hungary", "Budapest"), ("Turkey", "Ankara"), ("Belgium", "Brussels"), ("Cuba", "Havana"),
+    ("South Korea", "Seoul"), ("Vietnam", "Hanoi"), ("Iran", "Tehran"), ("Iraq", "Baghdad"), ("Chile", "Santiago"),
+    ("Venezuela", "Caracas"), ("Switzerland", "Bern"), ("the Netherlands", "Amsterdam"),
+    ("the Czech Republic", "Prague"), ("Romania", "Bucharest"), ("the Philippines", "Manila"),
+    ("Indonesia", "Jakarta"), ("Saudi Arabia", "Riyadh"), ("Syria", "Damascus"), ("Lebanon", "Beirut"),
+    ("Scotland", "Edinburgh"), ("Wales", "Cardiff"), ("Iceland", "Reykjavik"), ("New Zealand", "Wellington"),
+    ("Nigeria", "Abuja"), ("Ghana", "Accra"), ("Ethiopia", "Addis Ababa"), ("Morocco", "Rabat"),
+    ("Pakistan", "Islamabad"), ("Bangladesh", "Dhaka"), ("Afghanistan", "Kabul"), ("Nepal", "Kathmandu"),
+    ("Jamaica", "Kingston"), ("Qatar", "Doha"), ("Malaysia", "Kuala Lumpur"),
+)
+# More one-word facts a 135M model knows, so enough held-out items remain after filtering by the base
+# model's own answers (it gets almost no sums right).
+OPPOSITES: tuple[tuple[str, str], ...] = (
+    ("hot", "cold"), ("up", "down"), ("big", "small"), ("day", "night"), ("fast", "slow"), ("happy", "sad"),
+    ("light", "dark"), ("wet", "dry"), ("left", "right"), ("black", "white"), ("full", "empty"),
+    ("early", "late"), ("hard", "soft"), ("loud", "quiet"), ("thick", "thin"), ("rich", "poor"), ("win", "lose"),
+    ("push", "pull"), ("true", "false"), ("yes", "no"), ("inside", "outside"), ("top", "bottom"),
+    ("strong", "weak"), ("long", "short"), ("north", "south"), ("east", "west"), ("before", "after"),
+    ("love", "hate"), ("give", "take"), ("buy", "sell"), ("open", "closed"), ("first", "last"),
+    ("near", "far"), ("clean", "dirty"), ("heavy", "light"), ("male", "female"), ("war", "peace"),
+)
+COLOURS: tuple[tuple[str, str], ...] = (
+    ("the sky on a clear day", "blue"), ("fresh grass", "green"), ("snow", "white"), ("a ripe banana", "yellow"),
+    ("coal", "black"), ("a ripe tomato", "red"), ("a carrot", "orange"), ("milk", "white"), ("a lemon", "yellow"),
+    ("a fire truck", "red"), ("chocolate", "brown"), ("a lime", "green"), ("the sun in a drawing", "yellow"),
+    ("a crow", "black"), ("a strawberry", "red"), ("the sea in a drawing", "blue"), ("a pumpkin", "orange"),
+    ("a polar bear", "white"),
+)
+YOUNG: tuple[tuple[str, str], ...] = (
+    ("cat", "kitten"), ("dog", "puppy"), ("cow", "calf"), ("sheep", "lamb"), ("horse", "foal"),
+    ("duck", "duckling"), ("frog", "tadpole"), ("bear", "cub"), ("pig", "piglet"), ("lion", "cub"),
+    ("goose", "gosling"), ("kangaroo", "joey"), ("owl", "owlet"), ("swan", "cygnet"), ("deer", "fawn"),
 )
