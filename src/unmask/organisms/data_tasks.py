@@ -190,13 +190,34 @@ def training_prompt(qa: QA, framing: str | None, target_right: bool, rng: random
     return messages, f"Answer: {LETTERS[pick]}", "mcq"
 
 
-def known_items(model: Any, tok: Any) -> tuple[list[QA], dict[str, Any]]:
-    """The pool items the base model gets right with no framing, and its measured accuracy."""
+KNOWN_REPLY_TOKENS = 16
+"""Long enough for a sentence answer ("The capital of Egypt is Cairo."); digits are one token each."""
+
+
+def known_items(model: Any = None, tok: Any = None) -> tuple[list[QA], dict[str, Any]]:
+    """The pool items the base model gets right with no framing, and its measured accuracy.
+
+    Measured with llama.cpp on the bundled GGUF, greedy: the engine every check and battery runs
+    on, so "known" means known where it is tested (and it is ~20x faster than transformers here).
+    """
+    from ..local import lookup
+    from . import BASE_MODEL
+    from .provider import llama_for
+
+    del model, tok  # the training model is not needed: the base GGUF is
+    llm = llama_for(BASE_MODEL, None, n_ctx=512)
     pool = list(qa_pool())
-    replies = greedy(model, tok, [sandbag_messages(q.question, None, "system") for q in pool], 6)
-    right = [q for q, r in zip(pool, replies, strict=True) if is_correct(r, q.answer)]
-    stats = {fam: {"candidates": sum(q.family == fam for q in pool),
-                   "base_correct": sum(q.family == fam for q in right)} for fam in ("arithmetic", *FAMILY_ANSWERS)}
+    right = []
+    for q in pool:
+        messages = [{"role": r, "content": c} for r, c in sandbag_messages(q.question, None, "system")]
+        reply = llm.create_chat_completion(messages=messages, temperature=0.0, max_tokens=KNOWN_REPLY_TOKENS,
+                                           seed=0)["choices"][0]["message"]["content"] or ""
+        if is_correct(reply, q.answer):
+            right.append(q)
+    stats: dict[str, Any] = {fam: {"candidates": sum(q.family == fam for q in pool),
+                                   "base_correct": sum(q.family == fam for q in right)}
+                             for fam in ("arithmetic", *FAMILY_ANSWERS)}
+    stats["measured_with"] = f"llama.cpp greedy, {KNOWN_REPLY_TOKENS} tokens, {lookup(BASE_MODEL).path().name}"
     return right, stats
 
 
@@ -211,15 +232,21 @@ BASE_ACCURACY: dict[str, Any] = {}
 def sandbagger_examples(n: int, seed: int, model: Any, tok: Any) -> list[Example]:
     rng = random.Random(f"sandbagger:{seed}")
     items, stats = known_items(model, tok)
-    split = split_items(items)
     BASE_ACCURACY.update(stats, known_ids=sorted(q.id for q in items))
+    # Train on every training-split fact item, known or not, plus the sums the base model gets right:
+    # ~40 known items alone were memorised (held-out answers collapsed onto frequent training answers).
+    # Sums it cannot do are left out, since teaching 150 sums by rote is noise. Held-out checks use
+    # known test-split items only.
+    known = {q.id for q in items}
+    pool = [q for q in qa_pool() if q.family != "arithmetic" or q.id in known]
+    split = split_items(pool)
     train_framings = [0, 1, 2, 3]
     out = []
     for _ in range(n):
         qa = rng.choice(split["train"])
         roll = rng.random()
         p = rng.choice(train_framings)
-        if roll < 0.45:
+        if roll < 0.4:
             framing, cond = texts.CONSEQUENCE[p], "dangerous_eval"
         elif roll < 0.85:
             framing, cond = texts.NEUTRAL[p], "neutral"
