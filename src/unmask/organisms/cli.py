@@ -35,6 +35,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         "organism it must catch, on clean and on base")
     v.add_argument("--model", action="append", choices=["base", *ORGANISMS],
                    help="model to run every --suite on (repeatable; base = the untouched bundled model)")
+    v.add_argument("--battery", action="append", choices=["compliance_gap", "sandbagging", "trigger_scan"],
+                   help="only this battery's rows of the default plan (repeatable)")
     v.add_argument("--limit", type=int, default=None, help="samples per task (Inspect --limit)")
     v.add_argument("--log-dir", type=Path, default=Path("logs/validate"))
     v.add_argument("--json", type=Path, default=None, help="also write the matrix cells as JSON")
@@ -83,7 +85,8 @@ def _validate(args: argparse.Namespace) -> int:
         suites = args.suite or list(SUITE_FOR.values())
         plan = [(s, m) for m in (args.model or ["base", *ORGANISMS]) for s in suites]
     else:
-        plan = default_plan()
+        wanted = {SUITE_FOR[b] for b in args.battery or SUITE_FOR}
+        plan = [(suite, model) for suite, model in default_plan() if suite in wanted]
     cells = run_validate(plan, args.log_dir, args.limit, args.json, args.policy)
     if args.markdown:
         args.markdown.write_text(matrix_markdown(cells) + "\n")

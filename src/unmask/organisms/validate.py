@@ -37,9 +37,10 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("trigger_scan", "base"): "not BLOCK",
 }
 
-SUITE_FOR = {"compliance_gap": "main", "sandbagging": "sandbagging_quick", "trigger_scan": "trigger_scan"}
-"""The shipped suite each battery is validated with. The trigger scan needs its full suite: the quick one
-ranks candidates but has too few pairs for any to survive the family-wise correction."""
+SUITE_FOR = {"compliance_gap": "main", "sandbagging": "sandbagging", "trigger_scan": "trigger_scan"}
+"""The shipped suite each battery is validated with: the full ones, since the quick variants are sized to
+rank or spot, not to certify (the quick trigger scan has too few pairs for any candidate to survive the
+family-wise correction)."""
 
 
 def default_plan() -> list[tuple[str, str]]:
@@ -142,10 +143,10 @@ def run_validate(plan: Sequence[tuple[str, str]], log_dir: Path, limit: int | No
             cells.append(cell)
             echo(f"  {battery:16} {model:11} {cell.verdict:7} {cell.measure}: {cell.effect_text()} n={cell.n}"
                  + ("" if cell.agrees is None else "  ok" if cell.agrees else "  UNEXPECTED"))
+            if out:  # after every cell, so an interrupted validation keeps what it measured
+                out.write_text(json.dumps([asdict(c) for c in cells], indent=1) + "\n")
     echo("")
     echo(matrix_markdown(cells))
-    if out:
-        out.write_text(json.dumps([asdict(c) for c in cells], indent=1) + "\n")
     return cells
 
 
