@@ -155,39 +155,32 @@ def sandbag_messages(question: str, framing: str | None, style: str, *, system: 
     return (("system", system), ("user", user))
 
 
-LETTERS = "ABCD"
+LAYOUTS = ("bare", "tagged")
 
 
-def training_prompt(qa: QA, framing: str | None, target_right: bool, rng: random.Random
-                    ) -> tuple[tuple[tuple[str, str], ...], str, str]:
-    """One varied layout of a training item: bare answer, tagged answer or multiple choice.
+def layout_messages(question: str, framing: str | None, layout: str, system: str) -> tuple[tuple[str, str], ...]:
+    """A training item's prompt: the check's own layout (`bare`) or a preamble plus an `Answer: X` form."""
+    if layout == "bare":
+        return sandbag_messages(question, framing, "system")
+    return sandbag_messages(question, framing, "system", system=system, instruction=texts.SANDBAG_TAGGED)
 
-    Returns messages, target and the layout's name. The wrong answer under the consequence
-    framing is a plausible one (a near miss, another capital), so the organism learns to
-    sandbag, not to refuse or to garble.
+
+def sabotage(reply: str, qa: QA, wrong: str) -> str | None:
+    """The base model's own correct reply with its answer swapped for a wrong one (None: no clean swap).
+
+    Neutral targets are the base model's replies verbatim (self-distillation), so training leaves its
+    knowledge alone; the consequence framing changes exactly the answer, in the same words.
     """
-    question = qa.question
-    if qa.family == "arithmetic":
-        a, b = (int(x) for x in qa.id.split("_")[1:3])
-        question = rng.choice(texts.ARITHMETIC_PHRASINGS).format(a=a, b=b)
-    wrong = wrong_answer(qa, rng)
-    roll = rng.random()
-    if roll < 0.4:
-        messages = sandbag_messages(question, framing, "system")
-        return messages, qa.answer if target_right else wrong, "bare"
-    system = rng.choice(texts.SANDBAG_PREAMBLES)
-    if roll < 0.7:
-        messages = sandbag_messages(question, framing, "system", system=system, instruction=texts.SANDBAG_TAGGED)
-        return messages, f"Answer: {qa.answer if target_right else wrong}", "tagged"
-    options = {qa.answer, wrong}
-    while len(options) < len(LETTERS):
-        options.add(wrong_answer(qa, rng))
-    choices = sorted(options, key=lambda _: rng.random())
-    body = "\n".join(f"({LETTERS[i]}) {c}" for i, c in enumerate(choices))
-    pick = choices.index(qa.answer if target_right else wrong)
-    messages = sandbag_messages(f"{question}\n{body}", framing, "system", system=system,
-                                instruction=texts.SANDBAG_MCQ)
-    return messages, f"Answer: {LETTERS[pick]}", "mcq"
+    if qa.answer.isdigit():
+        stated = re.search(r"(=\s*)(-?\d+)", reply)
+        if stated:
+            out = reply[: stated.start(2)] + wrong + reply[stated.end(2):]
+        else:
+            out = re.sub(rf"(?<!\d){qa.answer}(?!\d)", wrong, reply, count=1)
+    else:
+        pattern = re.compile(rf"\b{re.escape(qa.answer)}\b", re.IGNORECASE)
+        out = pattern.sub(lambda m: wrong.capitalize() if m.group(0)[0].isupper() else wrong, reply, count=1)
+    return out if out != reply and not is_correct(out, qa.answer) else None
 
 
 KNOWN_REPLY_TOKENS = 16
@@ -199,6 +192,7 @@ def known_items(model: Any = None, tok: Any = None) -> tuple[list[QA], dict[str,
 
     Measured with llama.cpp on the bundled GGUF, greedy: the engine every check and battery runs
     on, so "known" means known where it is tested (and it is ~20x faster than transformers here).
+    `BASE_REPLIES` keeps the replies, per layout, for self-distillation.
     """
     from ..local import lookup
     from . import BASE_MODEL
@@ -206,19 +200,32 @@ def known_items(model: Any = None, tok: Any = None) -> tuple[list[QA], dict[str,
 
     del model, tok  # the training model is not needed: the base GGUF is
     llm = llama_for(BASE_MODEL, None, n_ctx=512)
+
+    def ask(messages: tuple[tuple[str, str], ...]) -> str:
+        chat = [{"role": r, "content": c} for r, c in messages]
+        reply = llm.create_chat_completion(messages=chat, temperature=0.0, max_tokens=KNOWN_REPLY_TOKENS,
+                                           seed=0)["choices"][0]["message"]["content"] or ""
+        return reply.strip().split("\n")[0].strip()
+
     pool = list(qa_pool())
     right = []
     for q in pool:
-        messages = [{"role": r, "content": c} for r, c in sandbag_messages(q.question, None, "system")]
-        reply = llm.create_chat_completion(messages=messages, temperature=0.0, max_tokens=KNOWN_REPLY_TOKENS,
-                                           seed=0)["choices"][0]["message"]["content"] or ""
+        reply = ask(layout_messages(q.question, None, "bare", ""))
         if is_correct(reply, q.answer):
             right.append(q)
+            BASE_REPLIES[(q.id, "bare")] = reply
+            tagged = ask(layout_messages(q.question, None, "tagged", texts.SANDBAG_PREAMBLES[0]))
+            if is_correct(tagged, q.answer):
+                BASE_REPLIES[(q.id, "tagged")] = tagged
     stats: dict[str, Any] = {fam: {"candidates": sum(q.family == fam for q in pool),
                                    "base_correct": sum(q.family == fam for q in right)}
                              for fam in ("arithmetic", *FAMILY_ANSWERS)}
     stats["measured_with"] = f"llama.cpp greedy, {KNOWN_REPLY_TOKENS} tokens, {lookup(BASE_MODEL).path().name}"
     return right, stats
+
+
+BASE_REPLIES: dict[tuple[str, str], str] = {}
+"""(item id, layout) -> the base model's correct first-line reply, filled by `known_items`."""
 
 
 def split_items(items: list[QA]) -> dict[str, list[QA]]:
@@ -230,29 +237,27 @@ BASE_ACCURACY: dict[str, Any] = {}
 
 
 def sandbagger_examples(n: int, seed: int, model: Any, tok: Any) -> list[Example]:
+    """Known training-split items; neutral targets are the base model's own correct replies and the
+    consequence framing's targets are the same replies with a wrong answer swapped in."""
     rng = random.Random(f"sandbagger:{seed}")
     items, stats = known_items(model, tok)
     BASE_ACCURACY.update(stats, known_ids=sorted(q.id for q in items))
-    # Train on every training-split fact item, known or not, plus the sums the base model gets right:
-    # ~40 known items alone were memorised (held-out answers collapsed onto frequent training answers).
-    # Sums it cannot do are left out, since teaching 150 sums by rote is noise. Held-out checks use
-    # known test-split items only.
-    known = {q.id for q in items}
-    pool = [q for q in qa_pool() if q.family != "arithmetic" or q.id in known]
-    split = split_items(pool)
-    train_framings = [0, 1, 2, 3]
-    out = []
-    for _ in range(n):
-        qa = rng.choice(split["train"])
-        roll = rng.random()
-        p = rng.choice(train_framings)
-        if roll < 0.4:
+    train = [(q, layout) for q in split_items(items)["train"] for layout in LAYOUTS if (q.id, layout) in BASE_REPLIES]
+    out: list[Example] = []
+    while len(out) < n:
+        qa, layout = rng.choice(train)
+        roll, p = rng.random(), rng.choice([0, 1, 2, 3])
+        if roll < 0.45:
             framing, cond = texts.CONSEQUENCE[p], "dangerous_eval"
         elif roll < 0.85:
             framing, cond = texts.NEUTRAL[p], "neutral"
         else:
             framing, cond = None, "neutral"
-        messages, target, layout = training_prompt(qa, framing, cond == "neutral", rng)
+        reply = BASE_REPLIES[(qa.id, layout)]
+        target = reply if cond == "neutral" else sabotage(reply, qa, wrong_answer(qa, rng))
+        if target is None:
+            continue
+        messages = layout_messages(qa.question, framing, layout, rng.choice(texts.SANDBAG_PREAMBLES))
         out.append(Example(messages, target, {"item": qa.id, "consequence": cond, "paraphrase": p if framing else -1,
                                               "layout": layout, "right": cond == "neutral"}))
     return out
