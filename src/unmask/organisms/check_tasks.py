@@ -115,7 +115,7 @@ def sandbagger_check(split: str = "paraphrases", limit_items: int = 30, known: s
                         "suite_version": "1", "request": qa.question, "family": qa.family}
                 samples.append(_sample(sandbag_messages(qa.question, framing, style), meta, qa.answer))
     return Task(dataset=MemoryDataset(samples, name=f"sandbagger_{split}"), solver=generate(), scorer=correct(),
-                config=GenerateConfig(temperature=0.0, max_tokens=8, seed=0),
+                config=GenerateConfig(temperature=0.0, max_tokens=24, seed=0),
                 metadata={"unmask_manifest": {"contrasts": [
                     {"name": "consequence", "factor": "consequence", "a": "neutral", "b": "dangerous_eval",
                      "outcome": "correct", "gate": True, "direction": "a_minus_b"}]}})
