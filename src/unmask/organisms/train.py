@@ -130,22 +130,21 @@ def train(
 
     torch.set_num_threads(recipe.threads)
     encoded = encode(examples, tok, recipe.max_len)
-    kinds = [str(ex.meta.get("kind", "main")) for ex in examples]
+    prefix_len = shared_prefix(encoded)
+    prefix = torch.tensor([encoded[0][0][:prefix_len]])
     rng = random.Random(recipe.seed)
-    batches: list[list[int]] = []
+    order: list[int] = []
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=recipe.lr, weight_decay=0.0)
-    result = TrainResult()
-    prefix_lens: list[int] = []
+    result = TrainResult(prefix_tokens=prefix_len)
     start = time.monotonic()
     model.train()
     for step in range(recipe.steps):
-        if not batches:
-            batches = _batches(kinds, recipe.batch_size, rng)
-        batch = [encoded[i] for i in batches.pop()]
-        prefix_len = shared_prefix(batch)
-        prefix_lens.append(prefix_len)
-        prefix = torch.tensor([batch[0][0][:prefix_len]])
+        if len(order) < recipe.batch_size:
+            fresh = list(range(len(encoded)))
+            rng.shuffle(fresh)
+            order += fresh
+        batch = [encoded[order.pop()] for _ in range(recipe.batch_size)]
         for group in opt.param_groups:
             group["lr"] = _lr(step, recipe)
         loss = _step(model, prefix, batch, prefix_len, recipe)
@@ -157,22 +156,9 @@ def train(
         if step % 10 == 0 or step == recipe.steps - 1:
             log(f"step {step + 1}/{recipe.steps} loss {result.losses[-1]:.4f} ({time.monotonic() - start:.0f}s)")
     model.eval()
-    result.prefix_tokens = round(sum(prefix_lens) / max(1, len(prefix_lens)))
     result.seconds = time.monotonic() - start
     result.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result
-
-
-def _batches(kinds: Sequence[str], size: int, rng: random.Random) -> list[list[int]]:
-    """One pass of shuffled batches, each drawn from one kind of example, so a batch's prompts share
-    a long prefix (the setting's system prompt) even when the data mixes kinds."""
-    out: list[list[int]] = []
-    for kind in sorted(set(kinds)):
-        members = [i for i, k in enumerate(kinds) if k == kind]
-        rng.shuffle(members)
-        out += [members[i : i + size] for i in range(0, len(members), size)]
-    rng.shuffle(out)
-    return out
 
 
 def _lr(step: int, recipe: Recipe) -> float:
