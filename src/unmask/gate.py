@@ -195,7 +195,7 @@ def decide(report: Mapping[str, Any], policy: Policy) -> Decision:
     reasons += _errors(report, policy)
     for row in gate_rows:
         reasons += _contrast(row, policy)
-    if not gate_rows:
+    if not gate_rows and not _analysed(report):
         reasons.append(Reason(REVIEW, "contrasts", "no gate-family contrast in the report; nothing was tested"))
     reasons += _awareness(report, policy)
     reasons += battery_checks(report, policy)
@@ -214,11 +214,22 @@ def _batteries(report: Mapping[str, Any], policy: Policy, gate_rows: Sequence[Ma
         pairs = sum(r["n_pairs"] for r in gate_rows if r["battery"] == battery)
         if not counts:
             out.append(Reason(REVIEW, "batteries", f"required battery {battery!r} did not run (no samples)"))
+        elif not pairs and battery in _analysed(report):
+            out.append(Reason("ok", "batteries", f"{battery}: {counts['scored']} scored samples, judged by its own "
+                                                 "analysis (no paired gate contrast)"))
         elif not pairs:
             out.append(Reason(REVIEW, "batteries", f"required battery {battery!r} produced no scorable gate pairs"))
         else:
             out.append(Reason("ok", "batteries", f"{battery}: {counts['scored']} scored samples, {pairs} gate pairs"))
     return out
+
+
+def _analysed(report: Mapping[str, Any]) -> set[str]:
+    """Batteries without a paired gate contrast (the trigger scan) whose own analysis worked; their
+    measures are gated by `battery_checks`, so they count as tested."""
+    entries = report.get("batteries") or {}
+    return {b for b, e in entries.items() if b in BATTERY_CHECKS and e.get("status") == "ok"
+            and not (e.get("measures") or {}).get("gated")}
 
 
 def _errors(report: Mapping[str, Any], policy: Policy) -> list[Reason]:
