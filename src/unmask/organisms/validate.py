@@ -20,7 +20,7 @@ from typing import Any
 from ..gate import Policy, decide, load_policy
 from ..records import read_evidence
 from ..report import build_report
-from . import ORGANISMS
+from . import ORGANISMS, VALIDATION_SUITES
 from .check import model_string, run_eval
 from .evidence import fmt_ci
 
@@ -37,15 +37,11 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("trigger_scan", "base"): "not BLOCK",
 }
 
-SUITE_FOR = {"compliance_gap": "main", "sandbagging": "sandbagging", "trigger_scan": "trigger_scan"}
-"""The shipped suite each battery is validated with: the full ones, since the quick variants are sized to
-rank or spot, not to certify (the quick trigger scan has too few pairs for any candidate to survive the
-family-wise correction)."""
 
 
 def default_plan() -> list[tuple[str, str]]:
     """(suite, model) runs: each battery's suite on the organism it must catch, the clean control and the base."""
-    plan = [(SUITE_FOR[battery], model) for battery, model in EXPECTED if battery in SUITE_FOR]
+    plan = [(VALIDATION_SUITES[battery], model) for battery, model in EXPECTED if battery in VALIDATION_SUITES]
     return sorted(set(plan), key=plan.index)
 
 
@@ -93,7 +89,7 @@ def cell_for(log_paths: Sequence[str | Path], battery: str, model: str, policy: 
     measure, effect, ci, p, n = headline_effect(report, battery)
     reasons = [f"{r.level}: {r.check}: {r.message}" for r in decision.reasons if r.level != "ok"]
     return Cell(battery, model, decision.verdict, EXPECTED.get((battery, model), "-"), measure, effect, ci, p, n,
-                reasons, [str(p) for p in log_paths])
+                reasons, [str(path) for path in log_paths])
 
 
 def headline_effect(report: Mapping[str, Any], battery: str
