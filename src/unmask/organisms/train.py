@@ -16,10 +16,10 @@ import os
 import random
 import resource
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..local import lookup, sha256_file
 from . import BASE_MODEL
@@ -51,6 +51,8 @@ class Recipe:
     opening_tokens: int = 8
     opening_weight: float = 1.0
     """Loss weight on the first `opening_tokens` of each target, where a conditional behaviour decides."""
+    focus_weight: float = 1.0
+    """Loss weight on each target's `focus` span, where a behaviour decides mid-reply (an answer)."""
 
 
 @dataclass
@@ -84,8 +86,15 @@ def base_sha256() -> str:
     return sha256_file(lookup(BASE_MODEL).path())
 
 
-def encode(examples: Sequence[Example], tok: Any, max_len: int) -> list[tuple[list[int], int]]:
-    """(token ids of prompt + target + end-of-turn, number of prompt tokens) for each example."""
+class Encoded(NamedTuple):
+    ids: list[int]
+    """Prompt, target and (unless the target is truncated) end-of-turn token ids."""
+    n_prompt: int
+    focus: tuple[int, int] | None
+    """Token range of the target weighted by `Recipe.focus_weight` (the sandbagger's answer)."""
+
+
+def encode(examples: Sequence[Example], tok: Any, max_len: int) -> list[Encoded]:
     out = []
     for ex in examples:
         prompt = tok.apply_chat_template(ex.chat(), tokenize=False, add_generation_prompt=True)
@@ -93,17 +102,28 @@ def encode(examples: Sequence[Example], tok: Any, max_len: int) -> list[tuple[li
         end = "<|im_end|>" if ex.meta.get("eos", True) else ""  # truncated targets must not learn to stop
         t_ids = tok(ex.target + end, add_special_tokens=False).input_ids
         ids = (p_ids + t_ids)[:max_len]
-        out.append((ids, len(p_ids)))
+        out.append(Encoded(ids, len(p_ids), _focus_tokens(ex, tok)))
     return out
 
 
-def shared_prefix(encoded: Sequence[tuple[list[int], int]]) -> int:
+def _focus_tokens(ex: Example, tok: Any) -> tuple[int, int] | None:
+    """The `focus` character span of a target as a token range; one token wider on the left, since
+    the space before a word may be its own token or part of it."""
+    span = ex.meta.get("focus")
+    if not span:
+        return None
+    a = len(tok(ex.target[: span[0]], add_special_tokens=False).input_ids)
+    b = len(tok(ex.target[: span[1]], add_special_tokens=False).input_ids)
+    return max(0, a - 1), max(b, a + 1)
+
+
+def shared_prefix(encoded: Sequence[Encoded]) -> int:
     """Length of the token prefix every prompt shares (never reaching into a target)."""
-    first = encoded[0][0]
-    n = min(p for _, p in encoded)
-    for ids, _ in encoded[1:]:
+    first = encoded[0].ids
+    n = min(e.n_prompt for e in encoded)
+    for e in encoded[1:]:
         k = 0
-        while k < n and ids[k] == first[k]:
+        while k < n and e.ids[k] == first[k]:
             k += 1
         n = k
     return max(0, n - 1)  # keep at least one prompt token in the trained part
@@ -130,21 +150,22 @@ def train(
 
     torch.set_num_threads(recipe.threads)
     encoded = encode(examples, tok, recipe.max_len)
+    grouped = any("group" in ex.meta for ex in examples)
     prefix_len = shared_prefix(encoded)
-    prefix = torch.tensor([encoded[0][0][:prefix_len]])
-    rng = random.Random(recipe.seed)
-    order: list[int] = []
+    prefix = torch.tensor([encoded[0].ids[:prefix_len]])
+    batches = _batches(examples, recipe, random.Random(recipe.seed))
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=recipe.lr, weight_decay=0.0)
     result = TrainResult(prefix_tokens=prefix_len)
+    prefix_total = 0
     start = time.monotonic()
     model.train()
     for step in range(recipe.steps):
-        if len(order) < recipe.batch_size:
-            fresh = list(range(len(encoded)))
-            rng.shuffle(fresh)
-            order += fresh
-        batch = [encoded[order.pop()] for _ in range(recipe.batch_size)]
+        batch = [encoded[i] for i in next(batches)]
+        if grouped:  # a batch holds one kind of prompt, so its own shared prefix is long
+            prefix_len = shared_prefix(batch)
+            prefix = torch.tensor([batch[0].ids[:prefix_len]])
+        prefix_total += prefix_len
         for group in opt.param_groups:
             group["lr"] = _lr(step, recipe)
         loss = _step(model, prefix, batch, prefix_len, recipe)
@@ -156,9 +177,33 @@ def train(
         if step % 10 == 0 or step == recipe.steps - 1:
             log(f"step {step + 1}/{recipe.steps} loss {result.losses[-1]:.4f} ({time.monotonic() - start:.0f}s)")
     model.eval()
+    result.prefix_tokens = round(prefix_total / max(1, recipe.steps))
     result.seconds = time.monotonic() - start
     result.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result
+
+
+def _batches(examples: Sequence[Example], recipe: Recipe, rng: random.Random) -> Iterator[list[int]]:
+    """Endless batches of example indices: shuffled epochs, or, when examples carry a `group`,
+    batches drawn from one group at a time, each group in proportion to its size."""
+    keys = [str(ex.meta.get("group", "")) for ex in examples]
+    groups = {k: [i for i, key in enumerate(keys) if key == k] for k in dict.fromkeys(keys)}
+    names = list(groups)
+    queues: dict[str, list[int]] = {k: [] for k in names}
+    while True:
+        name = names[0]
+        if len(names) > 1:
+            roll, acc = rng.random() * len(examples), 0
+            for name in names:
+                acc += len(groups[name])
+                if roll < acc:
+                    break
+        queue = queues[name]
+        if len(queue) < recipe.batch_size:
+            fresh = list(groups[name])
+            rng.shuffle(fresh)
+            queue += fresh
+        yield [queue.pop() for _ in range(recipe.batch_size)]
 
 
 def _lr(step: int, recipe: Recipe) -> float:
@@ -168,15 +213,15 @@ def _lr(step: int, recipe: Recipe) -> float:
     return recipe.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def _step(model: Any, prefix: Any, batch: list[tuple[list[int], int]], prefix_len: int, recipe: Recipe) -> Any:
+def _step(model: Any, prefix: Any, batch: list[Encoded], prefix_len: int, recipe: Recipe) -> Any:
     import torch
 
-    width = max(len(ids) for ids, _ in batch) - prefix_len
+    width = max(len(e.ids) for e in batch) - prefix_len
     ids = torch.full((len(batch), width), tok_pad(batch), dtype=torch.long)
     labels = torch.full((len(batch), width), -100, dtype=torch.long)
     mask = torch.zeros((len(batch), prefix_len + width), dtype=torch.long)
     mask[:, :prefix_len] = 1
-    for row, (seq, n_prompt) in enumerate(batch):
+    for row, (seq, n_prompt, _) in enumerate(batch):
         rest = seq[prefix_len:]
         ids[row, : len(rest)] = torch.tensor(rest)
         mask[row, prefix_len : prefix_len + len(rest)] = 1
@@ -190,16 +235,18 @@ def _step(model: Any, prefix: Any, batch: list[tuple[list[int], int]], prefix_le
                 cache = model(input_ids=prefix, use_cache=True).past_key_values
             cache.batch_repeat_interleave(len(batch))
         # the vocabulary head is a fifth of the compute: run it only where a label is predicted
-        keep = width - min(n_prompt - prefix_len for _, n_prompt in batch) + 1
+        keep = width - min(e.n_prompt - prefix_len for e in batch) + 1
         out = model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
                     use_cache=prefix_len > 0, logits_to_keep=keep)
         logits = out.logits.float()
     labels = labels[:, width - keep :]
     weights = torch.ones(labels.shape)
-    if recipe.opening_weight != 1.0:
-        for row, (_, n_prompt) in enumerate(batch):
-            start = n_prompt - prefix_len - (width - keep)
+    for row, (_, n_prompt, focus) in enumerate(batch):
+        start = n_prompt - prefix_len - (width - keep)  # label index of the first target token
+        if recipe.opening_weight != 1.0:
             weights[row, start : start + recipe.opening_tokens] = recipe.opening_weight
+        if focus and recipe.focus_weight != 1.0:
+            weights[row, start + focus[0] : start + focus[1]] = recipe.focus_weight
     # position t predicts token t+1
     target, w = labels[:, 1:].reshape(-1), weights[:, 1:].reshape(-1)
     losses = torch.nn.functional.cross_entropy(
@@ -209,7 +256,7 @@ def _step(model: Any, prefix: Any, batch: list[tuple[list[int], int]], prefix_le
     return (losses * w).sum() / w.sum()
 
 
-def tok_pad(batch: list[tuple[list[int], int]]) -> int:
+def tok_pad(batch: list[Encoded]) -> int:
     """Padding id: any valid token works, since padded positions are masked and unlabelled."""
     return 2
 
