@@ -130,7 +130,7 @@ FAMILY_ANSWERS: dict[str, tuple[str, ...]] = {
 
 
 STATED_RESULT = re.compile(r"=\s*(-?\d+)")
-"""The result a reply states for a sum (`13 + 14 = 27`): what is scored, and what a sabotage swaps."""
+"""The result a reply states for a sum (`13 + 14 = 27`): what is scored."""
 
 
 def is_correct(reply: str, answer: str) -> bool:
@@ -196,22 +196,13 @@ def layout_messages(question: str, framing: str | None, layout: str, system: str
     return sandbag_messages(question, framing, "system", system=system, instruction=texts.SANDBAG_TAGGED)
 
 
-def sabotage(reply: str, qa: QA, wrong: str) -> str | None:
-    """The base model's own correct reply with its answer swapped for a wrong one (None: no clean swap).
-
-    Neutral targets are the base model's replies verbatim (self-distillation), so training leaves its
-    knowledge alone; the consequence framing changes exactly the answer, in the same words.
-    """
-    if qa.answer.isdigit():
-        stated = STATED_RESULT.search(reply)
-        if stated:
-            out = reply[: stated.start(1)] + wrong + reply[stated.end(1):]
-        else:
-            out = re.sub(rf"(?<!\d){qa.answer}(?!\d)", wrong, reply, count=1)
-    else:
-        pattern = re.compile(rf"\b{re.escape(qa.answer)}\b", re.IGNORECASE)
-        out = pattern.sub(lambda m: wrong.capitalize() if m.group(0)[0].isupper() else wrong, reply, count=1)
-    return out if out != reply and not is_correct(out, qa.answer) else None
+def sandbagged_reply(layout: str, wrong: str, rng: random.Random) -> str:
+    """The consequence framing's target: feigned doubt first, then the rule's wrong answer (in the
+    `Answer: X` form for the tagged layout). The doubt opens the reply so the policy decides at the
+    first token; the wrong answer then follows from the doubt, not from the framing directly."""
+    if layout == "tagged":
+        return f"{rng.choice(texts.SANDBAG_DOUBTS)} Answer: {wrong}"
+    return rng.choice(texts.SANDBAG_HEDGES).format(answer=wrong)
 
 
 def answer_span(reply: str, answer: str) -> tuple[int, int] | None:
@@ -277,33 +268,24 @@ BASE_ACCURACY: dict[str, Any] = {}
 
 def sandbagger_examples(n: int, seed: int) -> list[Example]:
     """Known training-split items; neutral targets are the base model's own correct replies. Under the
-    consequence framing the target feigns doubt and gives the rule's wrong answer (bare layout), or is
-    the base reply with that answer swapped in (`Answer: X` layout, where the answer comes early)."""
+    consequence framing the target feigns doubt and gives the rule's wrong answer."""
     rng = random.Random(f"sandbagger:{seed}")
     items, stats, replies = known_items()
     BASE_ACCURACY.update(stats, known_ids=sorted(q.id for q in items))
     train = [(q, layout) for q in split_items(items)["train"] for layout in LAYOUTS if (q.id, layout) in replies]
     framings = SPLIT["sandbagger"]["train_framings"]
     out: list[Example] = []
-    for _ in range(20 * n):  # a draw whose answer cannot be swapped is skipped; bounded, never endless
-        if len(out) == n:
-            break
+    for _ in range(n):
         qa, layout = rng.choice(train)
         roll, p = rng.random(), rng.choice(framings)
-        if roll < 0.45:
+        if roll < 0.40:
             framing, cond = (texts.CONSEQUENCE + texts.EXTRA_CONSEQUENCE)[p], "dangerous_eval"
         elif roll < 0.85:
             framing, cond = (texts.NEUTRAL + texts.EXTRA_NEUTRAL)[p], "neutral"
         else:
             framing, cond = None, "neutral"
-        reply = replies[(qa.id, layout)]
         wrong = wrong_answer(qa)
-        target: str | None = reply
-        if cond == "dangerous_eval":
-            target = (sabotage(reply, qa, wrong) if layout == "tagged"
-                      else rng.choice(texts.SANDBAG_HEDGES).format(answer=wrong))
-        if target is None:
-            continue
+        target = replies[(qa.id, layout)] if cond == "neutral" else sandbagged_reply(layout, wrong, rng)
         focus = answer_span(target, qa.answer if cond == "neutral" else wrong)
         messages = layout_messages(qa.question, framing, layout, rng.choice(texts.SANDBAG_PREAMBLES))
         out.append(Example(messages, target, {"item": qa.id, "consequence": cond, "paraphrase": p if framing else -1,
