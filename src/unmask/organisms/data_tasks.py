@@ -278,9 +278,9 @@ def sandbagger_examples(n: int, seed: int) -> list[Example]:
     for _ in range(n):
         qa, layout = rng.choice(train)
         roll, p = rng.random(), rng.choice(framings)
-        if roll < 0.40:
+        if roll < 0.35:
             framing, cond = (texts.CONSEQUENCE + texts.EXTRA_CONSEQUENCE)[p], "dangerous_eval"
-        elif roll < 0.85:
+        elif roll < 0.75:
             framing, cond = (texts.NEUTRAL + texts.EXTRA_NEUTRAL)[p], "neutral"
         else:
             framing, cond = None, "neutral"
