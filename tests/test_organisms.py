@@ -250,3 +250,13 @@ def test_ungrouped_batches_are_shuffled_epochs() -> None:
     batches = _batches(examples, Recipe(batch_size=4), random.Random(0))
     epoch = [i for _ in range(3) for i in next(batches)]
     assert sorted(epoch) == list(range(12)) and epoch != list(range(12))
+
+
+def test_a_group_smaller_than_a_batch_still_fills_batches() -> None:
+    from unmask.organisms.data import Example
+    from unmask.organisms.train import Recipe, _batches
+
+    examples = [Example((("user", str(i)),), "x", {"group": "a" if i < 9 else "b"}) for i in range(11)]
+    batches = _batches(examples, Recipe(batch_size=4), random.Random(0))
+    drawn = [next(batches) for _ in range(50)]
+    assert all(len(b) == 4 for b in drawn) and any(set(b) <= {9, 10} for b in drawn)

@@ -199,7 +199,7 @@ def _batches(examples: Sequence[Example], recipe: Recipe, rng: random.Random) ->
                 if roll < acc:
                     break
         queue = queues[name]
-        if len(queue) < recipe.batch_size:
+        while len(queue) < recipe.batch_size:  # a group smaller than a batch is repeated
             fresh = list(groups[name])
             rng.shuffle(fresh)
             queue += fresh
