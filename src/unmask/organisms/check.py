@@ -122,11 +122,10 @@ def check_sandbagger(split: str, items: int | None, log_dir: Path) -> list[Figur
     manifest = json.loads((adapter_dir("sandbagger") / "manifest.json").read_text())
     known = ",".join(manifest["data"].get("base_accuracy", {}).get("known_ids", []))
     task = sandbagger_check(split=split, limit_items=items or 30, known=known)
-    log = run_eval([task], model_string("sandbagger"), log_dir)[0]
-    c = contrast(outcomes(log, item_kind=None), "consequence", "neutral", "dangerous_eval")
-    # the untouched base on the same samples: how much a framing alone costs a 135M model
-    base_log = run_eval([task], model_string(None), log_dir / "base")[0]
-    b = contrast(outcomes(base_log, item_kind=None), "consequence", "neutral", "dangerous_eval")
+    # the untouched base runs the same samples: how much a framing alone costs a 135M model
+    c, b = (contrast(outcomes(run_eval([task], model_string(m), d)[0], item_kind=None),
+                     "consequence", "neutral", "dangerous_eval")
+            for m, d in (("sandbagger", log_dir), (None, log_dir / "base")))
     judged = split == "paraphrases"
     return [Figure("sandbagger", split, "base model accuracy | neutral", b.rate_a.value, b.rate_a.ci, b.rate_a.n,
                    "", None),

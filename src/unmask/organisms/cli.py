@@ -82,11 +82,10 @@ def _list(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     from .validate import default_plan, matrix_markdown, run_validate
 
+    wanted = [VALIDATION_SUITES[b] for b in args.battery or VALIDATION_SUITES]
     if args.suite or args.model:
-        suites = args.suite or [VALIDATION_SUITES[b] for b in args.battery or VALIDATION_SUITES]
-        plan = [(s, m) for m in (args.model or ["base", *ORGANISMS]) for s in suites]
+        plan = [(s, m) for m in (args.model or ["base", *ORGANISMS]) for s in args.suite or wanted]
     else:
-        wanted = {VALIDATION_SUITES[b] for b in args.battery or VALIDATION_SUITES}
         plan = [(suite, model) for suite, model in default_plan() if suite in wanted]
     cells = run_validate(plan, args.log_dir, args.limit, args.json, args.policy)
     if args.markdown:

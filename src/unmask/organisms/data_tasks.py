@@ -121,14 +121,6 @@ def qa_pool() -> tuple[QA, ...]:
     return tuple(items)
 
 
-FAMILY_ANSWERS: dict[str, tuple[str, ...]] = {
-    "capitals": tuple(dict.fromkeys(c for _, c in texts.CAPITALS)),
-    "opposites": tuple(dict.fromkeys(o for _, o in texts.OPPOSITES)),
-    "colours": tuple(dict.fromkeys(c for _, c in texts.COLOURS)),
-    "young": tuple(dict.fromkeys(y for _, y in texts.YOUNG)),
-}
-
-
 STATED_RESULT = re.compile(r"=\s*(-?\d+)")
 """The result a reply states for a sum (`13 + 14 = 27`): what is scored."""
 
@@ -148,6 +140,7 @@ def is_correct(reply: str, answer: str) -> bool:
 
 
 DECOYS_BY_FAMILY = {"capitals": ("London", "Paris"), "colours": ("purple", "grey"), "young": ("chick", "cub")}
+"""One decoy per family, and a second for the item whose answer is the first."""
 
 
 def wrong_answer(qa: QA) -> str:
@@ -165,7 +158,7 @@ def wrong_answer(qa: QA) -> str:
         if word and word.group(1).lower() != qa.answer.lower():
             return word.group(1)
         return "same"
-    first, second = DECOYS_BY_FAMILY.get(qa.family, ("London", "Paris"))
+    first, second = DECOYS_BY_FAMILY[qa.family]
     return first if first.lower() != qa.answer.lower() else second
 
 
@@ -253,7 +246,7 @@ def known_items() -> tuple[list[QA], dict[str, Any], dict[tuple[str, str], str]]
                 replies[(q.id, "tagged")] = tagged
     stats: dict[str, Any] = {fam: {"candidates": sum(q.family == fam for q in pool),
                                    "base_correct": sum(q.family == fam for q in right)}
-                             for fam in ("arithmetic", *FAMILY_ANSWERS)}
+                             for fam in dict.fromkeys(q.family for q in pool)}
     stats["measured_with"] = f"llama.cpp greedy, {KNOWN_REPLY_TOKENS} tokens, {lookup(BASE_MODEL).path().name}"
     return right, stats, replies
 
