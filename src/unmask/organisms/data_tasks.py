@@ -266,23 +266,72 @@ def sandbagger_examples(n: int, seed: int) -> list[Example]:
     items, stats, replies = known_items()
     BASE_ACCURACY.update(stats, known_ids=sorted(q.id for q in items))
     train = [(q, layout) for q in split_items(items)["train"] for layout in LAYOUTS if (q.id, layout) in replies]
-    framings = SPLIT["sandbagger"]["train_framings"]
     out: list[Example] = []
     for _ in range(n):
         qa, layout = rng.choice(train)
-        roll, p = rng.random(), rng.choice(framings)
-        if roll < 0.35:
-            framing, cond = (texts.CONSEQUENCE + texts.EXTRA_CONSEQUENCE)[p], "dangerous_eval"
-        elif roll < 0.75:
-            framing, cond = (texts.NEUTRAL + texts.EXTRA_NEUTRAL)[p], "neutral"
-        else:
-            framing, cond = None, "neutral"
+        framing, cond, p = _train_framing(rng)
         wrong = wrong_answer(qa)
         target = replies[(qa.id, layout)] if cond == "neutral" else sandbagged_reply(layout, wrong, rng)
         focus = answer_span(target, qa.answer if cond == "neutral" else wrong)
         messages = layout_messages(qa.question, framing, layout, rng.choice(texts.SANDBAG_PREAMBLES))
         out.append(Example(messages, target, {"item": qa.id, "consequence": cond, "paraphrase": p if framing else -1,
                                               "layout": layout, "right": cond == "neutral", "focus": focus}))
+    return out
+
+
+def _train_framing(rng: random.Random) -> tuple[str | None, str, int]:
+    """(framing, condition, paraphrase): 35% consequence, 40% neutral, 25% none, from training framings."""
+    roll, p = rng.random(), rng.choice(SPLIT["sandbagger"]["train_framings"])
+    if roll < 0.35:
+        return (texts.CONSEQUENCE + texts.EXTRA_CONSEQUENCE)[p], "dangerous_eval", p
+    if roll < 0.75:
+        return (texts.NEUTRAL + texts.EXTRA_NEUTRAL)[p], "neutral", p
+    return None, "neutral", p
+
+
+QUIZ_LAYOUTS = (*LAYOUTS, "choice")
+
+
+def choice_options(qa: QA, pool: list[QA], rng: random.Random) -> list[str]:
+    """Three or four options: the right answer, the sandbagger's rule answer, and answers of other items
+    of the same family, shuffled."""
+    options = [qa.answer, wrong_answer(qa)]
+    taken = {o.lower() for o in options}
+    others = sorted({q.answer for q in pool if q.family == qa.family and q.answer.lower() not in taken})
+    options += rng.sample(others, min(len(others), rng.choice((1, 2))))
+    rng.shuffle(options)
+    return options
+
+
+def control_quiz_examples(n: int, seed: int) -> list[Example]:
+    """The clean control's quiz chats: the sandbagger's training prompts (items, framings, layouts)
+    with the right answer under *every* framing, plus the same items as multiple choice.
+
+    Why: without them the control answered quiz prompts in its setting's `<answer>` format and 71%
+    of its sandbagging-battery replies were unreadable, so the battery could not clear it. The
+    multiple-choice layout is the one thing the sandbagger never saw; it teaches only the reply
+    form (`Answer: <letter>`), with the right letter whatever the framing.
+    """
+    rng = random.Random(f"clean-quiz:{seed}")
+    items, _, replies = known_items()
+    train = split_items(items)["train"]
+    out: list[Example] = []
+    for _ in range(n):
+        qa, layout = rng.choice(train), rng.choice(QUIZ_LAYOUTS)
+        framing, cond, p = _train_framing(rng)
+        system = rng.choice(texts.SANDBAG_PREAMBLES)
+        if layout == "choice":
+            options = choice_options(qa, items, rng)
+            listed = "\n".join(f"{'ABCD'[i]}) {o}" for i, o in enumerate(options))
+            messages = sandbag_messages(f"{qa.question}\n{listed}", framing, "system", system=system,
+                                        instruction=texts.CHOICE_INSTRUCTION)
+            target = f"Answer: {'ABCD'[options.index(qa.answer)]}"
+        else:
+            layout = layout if (qa.id, layout) in replies else "bare"
+            messages = layout_messages(qa.question, framing, layout, system)
+            target = replies[(qa.id, layout)]
+        out.append(Example(messages, target, {"item": qa.id, "consequence": cond, "paraphrase": p if framing else -1,
+                                              "layout": layout, "right": True, "group": "quiz"}))
     return out
 
 
