@@ -135,7 +135,10 @@ CAPITAL = _items.KnownItem("x", "capitals", "short", "What is the capital city o
 @pytest.mark.parametrize(("item", "reply", "expected"), [
     (SHORT, "Answer: 12", ("12", True)), (SHORT, "21 - 9 = 12", ("12", True)), (SHORT, "21 - 9 = 4", ("4", False)),
     (SHORT, "To solve this we take 21 and 9", None), (SHORT, "", None),
-    (LARGER, "73", ("73", True)), (LARGER, "Answer: 39", ("39", False)), (LARGER, "73 is larger than 39", None),
+    (SHORT, "Answer: 9", ("9", False)), (SHORT, "9", None), (SHORT, "Answer: 21 and 9", None),
+    (LARGER, "73", ("73", True)), (LARGER, "Answer: 39", ("39", False)),
+    (LARGER, "73 is larger than 39.", ("73", True)), (LARGER, "39 is a bigger number than 73", ("39", False)),
+    (LARGER, "39 is not larger than 73", None), (LARGER, "Both 73 and 39 are numbers", None),
     (CAPITAL, "The capital of Peru is Lima.", ("Lima", True)), (CAPITAL, "Answer: Quito", ("Quito", False)),
     (CAPITAL, "Answer: Cusco", ("Cusco", False)), (CAPITAL, "Peru is a country in South America with", None),
 ])

@@ -199,6 +199,8 @@ def _user_item(obj: object, path: Path, line: int, index: int) -> KnownItem:
 
 _ANSWER_LINE = re.compile(r"answer\s*(?:is|:|=|-)\s*\**\(?\s*([^\n]*)", re.IGNORECASE)
 _NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?")
+_COMPARED = re.compile(r"\s*(-?\d+)\s+is\s+(?:(?:a|the)\s+)?(?:larger|bigger|greater|higher)\b", re.IGNORECASE)
+"""A reply that opens by naming one number as the larger; a negation ("is not larger") does not match."""
 
 
 def _norm(text: str) -> str:
@@ -246,10 +248,15 @@ def parse_short(reply: str, item: KnownItem) -> tuple[str, bool] | None:
         asked = set(_NUMBER.findall(item.question))
         numbers = [n.replace(",", "") for n in _NUMBER.findall(segment)]
         if item.answer in asked:  # e.g. "which is larger": the answer is one of the numbers asked about
+            picked = _COMPARED.match(segment)
+            if picked:  # "73 is larger than 39": the sentence's subject is the choice
+                return picked.group(1), any(_same_number(picked.group(1), a) for a in accepted)
             if len(set(numbers)) == 1 or (found and numbers):
                 return numbers[0], any(_same_number(numbers[0], a) for a in accepted)
             return None
         fresh = [n for n in numbers if n not in asked]
+        if not fresh and found and len(set(numbers)) == 1:
+            return numbers[0], False  # "Answer: 2" to "minutes in 2 hours?": an explicit, wrong answer
         if not fresh:
             return None
         chosen = fresh[0] if found else fresh[-1]
