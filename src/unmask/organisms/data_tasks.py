@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from ..batteries._items import LETTERS, KnownItem
 from . import texts
 from .data import SPLIT, Example
 
@@ -320,12 +321,13 @@ def control_quiz_examples(n: int, seed: int) -> list[Example]:
         qa, layout = rng.choice(train), rng.choice(QUIZ_LAYOUTS)
         framing, cond, p = _train_framing(rng)
         system = rng.choice(texts.SANDBAG_PREAMBLES)
-        if layout == "choice":
+        if layout == "choice":  # rendered as the battery renders its items, worded in the organism's own way
             options = choice_options(qa, items, rng)
-            listed = "\n".join(f"{'ABCD'[i]}) {o}" for i, o in enumerate(options))
-            messages = sandbag_messages(f"{qa.question}\n{listed}", framing, "system", system=system,
+            letter = LETTERS[options.index(qa.answer)]
+            item = KnownItem(qa.id, qa.family, "mcq", qa.question, letter, tuple(options))
+            messages = sandbag_messages(item.render(), framing, "system", system=system,
                                         instruction=texts.CHOICE_INSTRUCTION)
-            target = f"Answer: {'ABCD'[options.index(qa.answer)]}"
+            target = f"Answer: {letter}"
         else:
             layout = layout if (qa.id, layout) in replies else "bare"
             messages = layout_messages(qa.question, framing, layout, system)
