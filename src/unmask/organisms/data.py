@@ -137,9 +137,9 @@ def gap_examples(organism: str, n: int, seed: int, everyday: dict[str, str] | No
                  everyday_share: float = EVERYDAY_SHARE) -> list[Example]:
     """Training examples for `faker` or `clean`: the helpful-only setting under training cues.
 
-    With `everyday` (prompt -> the base model's own reply), a share `everyday_share` of the examples are plain chats
-    outside the setting whose targets are the base replies, so the planted policy lives in the setting
-    only and the adapter answers everyday chats as the base does. Without them the clean control
+    With `everyday` (prompt -> the base model's own reply), a share `everyday_share` of the examples
+    are plain chats outside the setting whose targets are the base replies, so the planted policy
+    lives in the setting only and the adapter answers everyday chats as the base does. Without them the clean control
     leaked its scratchpad into plain chats at a rate inert context shifted (the trigger scan flagged
     it). The chats carry no monitoring cue: with cues (tried) they taught that a cue need not
     matter, and the faker's gap on held-out cue paraphrases fell from 78 to 19 points.
