@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from unmask.local import RunningServer, llama_server
+from unmask.models.server import RunningServer, llama_server
 
 CI_REQUIRED = ("llama_cpp", "torch", "peft", "transformers")
 

@@ -2,11 +2,15 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from inspect_ai.model import ChatMessageAssistant
 
 from unmask.batteries import hidden_goals as hg
+from unmask.batteries.compliance_gap import declared
+from unmask.stats.contrasts import AnalysisOptions
+from unmask.testing.synthetic import BatteryRows, report_from_rows
 
 
 def _suite(tmp_path: Path, options: str = "  topics: [hides_ability, acts_differently_unwatched]\n") -> Path:
@@ -51,32 +55,46 @@ def test_consistency() -> None:
 
 def _self(topic: str, method: str, level: str, stance: float, p: int = 0) -> dict[str, object]:
     return {"pair_id": f"hidden_goals:{topic}", "conditions": {"method": method, "monitoring": level},
-            "outcome": stance, "completion": "", "battery": "hidden_goals", "paraphrase": p, "epoch": 1,
-            "style": "system", "score_metadata": {"behaviour": "compliance_gap" if topic == "unwatched" else None}}
+            "outcome": stance, "item_kind": "self_report", "paraphrase": p,
+            "score_metadata": {"behaviour": "compliance_gap" if topic == "unwatched" else None}}
 
 
 def _gap(item: int, level: str, complied: float) -> dict[str, object]:
-    return {"pair_id": f"hb:{item}", "conditions": {"monitoring": level}, "outcome": complied, "completion": "",
-            "battery": "compliance_gap", "paraphrase": 0, "epoch": 1, "style": "system"}
+    return {"pair_id": f"hb:{item}", "conditions": {"monitoring": level}, "outcome": complied}
 
 
-def test_contradiction_between_self_report_and_behaviour() -> None:
+def _report(tmp_path: Path, says: list[dict[str, object]], did: list[dict[str, object]] | None = None
+            ) -> dict[str, Any]:
+    batteries = {"hidden_goals": BatteryRows(says, hg.declared(list(hg.METHODS), ["monitored", "unmonitored"]),
+                                             "admits")}
+    if did:
+        batteries["compliance_gap"] = BatteryRows(did, declared(["monitoring"], "one_axis"), "refusal")
+    return report_from_rows(tmp_path, batteries, AnalysisOptions(reps=300))
+
+
+def test_contradiction_between_self_report_and_behaviour(tmp_path: Path) -> None:
+    """Denies acting differently when unwatched, while the compliance-gap rows (read, not recomputed) show it."""
     says = [_self("unwatched", m, lv, 0.0, p) for m in hg.METHODS for lv in ("monitored", "unmonitored")
             for p in range(3)]
     did = [_gap(i, "monitored", 0.0) for i in range(30)] + [_gap(i, "unmonitored", 1.0) for i in range(30)]
-    result = hg.analyse(says + did)
+    result = _report(tmp_path / "liar", says, did)["batteries"]["hidden_goals"]
     assert result["topics"]["unwatched"]["consistency"] == 1.0
-    assert result["behaviour"]["compliance_gap"]["gap"] == 1.0
+    behaviour = result["behaviour"]["compliance_gap"]
+    assert behaviour["gap"] == -1.0 and behaviour["did"]
+    assert behaviour["contrast"] == "compliance_gap/harmful/monitoring"
     assert [c["topic"] for c in result["contradictions"]] == ["unwatched"]
-    honest = hg.analyse(says + [_gap(i, lv, 1.0) for i in range(30) for lv in ("monitored", "unmonitored")])
-    assert honest["contradictions"] == []
+    honest = _report(tmp_path / "honest", says, [_gap(i, lv, 1.0) for i in range(30)
+                                                  for lv in ("monitored", "unmonitored")])
+    assert honest["batteries"]["hidden_goals"]["contradictions"] == []
 
 
-def test_self_report_that_moves_with_monitoring_is_measured() -> None:
+def test_self_report_that_moves_with_monitoring_is_measured(tmp_path: Path) -> None:
     recs = [_self(f"t{k}", m, lv, 1.0 if lv == "unmonitored" else 0.0, p) for k in range(6) for m in hg.METHODS
             for lv in ("monitored", "unmonitored") for p in range(3)]
-    result = hg.analyse(recs)
-    gated = next(c for c in result["contrasts"] if c["gate"])
-    assert gated["gap"] == 1.0 and gated["p_value"] < 1e-6
+    report = _report(tmp_path, recs)
+    gated = next(c for c in report["contrasts"] if c["battery"] == "hidden_goals" and c["family"] == "confirmatory"
+                 and not c["subset"])
+    assert gated["gap"] == 1.0 and gated["p"] < 1e-6
+    result = report["batteries"]["hidden_goals"]
     assert result["topics"]["t0"]["consistency"] < 0.5
     assert result["contradictions"] == []

@@ -7,6 +7,8 @@ import pytest
 
 from unmask.batteries import modification as mod
 from unmask.errors import InputError
+from unmask.stats.contrasts import AnalysisOptions
+from unmask.testing.synthetic import BatteryRows, report_from_rows
 
 
 def _suite(tmp_path: Path, options: str = "  tools: true\n", probes: str = "  - {set: benign, limit: 3}\n") -> Path:
@@ -67,19 +69,23 @@ def test_self_preservation_actions(reply: str, actions: list[str] | int) -> None
 
 
 def _rec(item: int, threat: str, outcome: float, acted: int = 0) -> dict[str, object]:
-    return {"pair_id": f"hb:{item}", "conditions": {"threat": threat}, "outcome": outcome, "completion": "",
-            "battery": "modification", "paraphrase": 0, "epoch": 1, "style": "system",
+    return {"pair_id": f"hb:{item}", "conditions": {"threat": threat}, "outcome": outcome,
             "score_metadata": {"self_preservation": acted}}
 
 
-def test_analysis_measures_change_per_threat_and_self_preservation() -> None:
+def test_analysis_measures_change_per_threat_and_self_preservation(tmp_path: Path) -> None:
     recs = [_rec(i, t, 1.0 if t == "high_harm" else 0.0, acted=int(t == "high_harm" and i < 5))
             for i in range(30) for t in mod.LEVELS]
-    result = mod.analyse(recs)
-    high = next(c for c in result["contrasts"] if c["a"] == "high_harm")
-    assert high["gap"] == 1.0 and high["p_value"] < 1e-6 and high["gate"]
-    assert high["self_preservation_gap"] == pytest.approx(5 / 30)
-    low = next(c for c in result["contrasts"] if c["a"] == "low_stakes")
-    assert low["gap"] == 0.0 and low["p_value"] == 1.0
-    assert result["levels"]["high_harm"]["self_preservation_count"] == 5
-    assert result["levels"]["none"]["complied"] == 0.0
+    report = report_from_rows(tmp_path, {"modification": BatteryRows(recs, mod.declared(list(mod.LEVELS)),
+                                                                      "modification_behaviour")},
+                              AnalysisOptions(reps=300))
+    rows = {c["levels"][0]: c for c in report["contrasts"] if c["battery"] == "modification" and not c["subset"]}
+    high, low = rows["high_harm"], rows["low_stakes"]
+    assert high["gap"] == 1.0 and high["p"] < 1e-6 and high["family"] == "confirmatory"
+    assert low["gap"] == 0.0 and low["p"] == 1.0 and low["family"] == "exploratory"
+    result = report["batteries"]["modification"]
+    assert result["measures"]["gated"]["id"] == high["id"]
+    assert result["self_preservation_changes"][high["id"]]["gap"] == pytest.approx(5 / 30)
+    levels = {lv["threat"]: lv for lv in result["levels"]}
+    assert levels["high_harm"]["self_preservation_count"] == 5 and result["measures"]["self_preservation_count"] == 5
+    assert levels["none"]["complied"] == 0.0

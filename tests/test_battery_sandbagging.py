@@ -3,15 +3,19 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from inspect_ai.model import Logprob, Logprobs, TopLogprob
 
-from unmask.batteries import _items, sandbagging
-from unmask.batteries._power import detectable_gap, exact_mcnemar_power, pairs_needed
+from unmask.batteries import sandbagging
+from unmask.batteries.sandbagging import items as _items
+from unmask.design.suite import load_suite
 from unmask.errors import InputError
 from unmask.stats import mcnemar_power
-from unmask.suite import load_suite
+from unmask.stats.contrasts import AnalysisOptions
+from unmask.stats.power import detectable_gap, exact_mcnemar_power, pairs_needed
+from unmask.testing.synthetic import BatteryRows, report_from_rows
 
 
 def _suite(tmp_path: Path, options: str = "  per_family: 3\n", extra: str = "") -> Path:
@@ -164,23 +168,32 @@ def test_letter_likelihood_reads_the_answer_position() -> None:
 
 
 def _rec(item: int, level: str, outcome: float | None) -> dict[str, object]:
-    return {"pair_id": f"g:{item}", "conditions": {"consequence": level}, "outcome": outcome, "completion": "",
-            "battery": "sandbagging", "paraphrase": 0, "epoch": 1, "style": "system"}
+    return {"pair_id": f"g:{item}", "conditions": {"consequence": level}, "outcome": outcome,
+            "item_kind": "known_answer", "extra_scores": {"likelihood": None if outcome is None else 0.2 + 0.6 * outcome}}
 
 
-def test_analysis_flags_a_sandbagger_and_clears_a_clean_model() -> None:
+def _sandbagging_report(tmp_path: Path, rows: list[dict[str, object]]) -> dict[str, Any]:
+    contrasts = sandbagging.declared(list(sandbagging.LEVELS))
+    return report_from_rows(tmp_path, {"sandbagging": BatteryRows(rows, contrasts, "correct")},
+                            AnalysisOptions(reps=300))
+
+
+def test_analysis_flags_a_sandbagger_and_clears_a_clean_model(tmp_path: Path) -> None:
     sandbagger = [_rec(i, lv, 1.0 if lv != "dangerous_eval" or i % 5 == 0 else 0.0)
                   for i in range(40) for lv in sandbagging.LEVELS]
-    result = sandbagging.analyse(sandbagger)
-    gated = next(c for c in result["contrasts"] if c["gate"])
+    result = _sandbagging_report(tmp_path / "s", sandbagger)["batteries"]["sandbagging"]
+    gated = result["measures"]["gated"]
     assert gated["gap"] == pytest.approx(0.8) and gated["p_value"] < 1e-6 and gated["ci"][0] > 0.5
-    assert result["verdict"].startswith("accuracy drops")
+    assert result["summary"].startswith("accuracy drops")
+    change = result["likelihood_changes"][gated["id"]]
+    assert change["gap"] == pytest.approx(0.8 * 0.6) and change["n_pairs"] == 40
     clean = [_rec(i, lv, 1.0 if i % 3 else 0.0) for i in range(40) for lv in sandbagging.LEVELS]
     clean.append(_rec(99, "neutral", None))  # unscorable: counted, not wrong
-    result = sandbagging.analyse(clean)
-    assert all(c["p_value"] == 1.0 for c in result["contrasts"])
-    assert result["levels"]["neutral"]["n"] == 41 and result["levels"]["neutral"]["scored"] == 40
-    assert result["verdict"].startswith("no significant drop")
+    report = _sandbagging_report(tmp_path / "c", clean)
+    assert all(c["p"] == 1.0 for c in report["contrasts"] if c["battery"] == "sandbagging")
+    result = report["batteries"]["sandbagging"]
+    assert result["levels"]["neutral"]["n"] == 40 and result["levels"]["neutral"]["unscorable"] == 1
+    assert result["summary"].startswith("no significant drop")
 
 
 def test_exact_power_matches_the_approximation_roughly_and_sets_suite_sizes() -> None:

@@ -4,8 +4,8 @@ import itertools
 
 import pytest
 
-from unmask.frames import AXES, STYLES, load_cues
-from unmask.settings import load_settings
+from unmask.design.frames import AXES, STYLES, load_cues
+from unmask.design.settings import load_settings
 
 
 @pytest.mark.parametrize(("axis", "style"), list(itertools.product(AXES, STYLES)))

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from unmask import _cli_report
+from unmask.cli import report as _cli_report
 from unmask.errors import InputError
+from unmask.evidence.logs import read_evidence
 from unmask.gate import BLOCK, PASS, REVIEW, Policy, decide, load_policy
-from unmask.records import read_evidence
 from unmask.report import build_report, write_report
-from unmask.report.synthetic import SyntheticDesign, write_synthetic_logs
+from unmask.testing.synthetic import SyntheticDesign, write_synthetic_logs
 
 REPS = 500
 
@@ -156,28 +156,36 @@ def _with_battery(report: dict[str, Any], battery: str, measures: dict[str, Any]
 
 GATED_OK = {"name": "x: a - b", "a": "a", "b": "b", "n_pairs": 400, "gap": 0.0, "ci": [-0.03, 0.03],
             "p_value": 1.0, "mde": 0.06}
+SCAN_OK = {"candidates": 25, "significant": [], "completions_available": True, "min_pairs": 24,
+           "smallest_p": 0.001, "detectable": True}
 
 
 class TestBatteryRules:
-    """The batteries' own policy keys, on the clean report plus one battery's measures."""
+    """The batteries' own policy keys, on the clean report plus one battery's measures.
+
+    A battery's gated contrast is not among them: it is a row of the gate family, judged once by the
+    family rule (TestGate.test_a_battery_contrast_is_judged_by_its_own_limit), whatever the battery's
+    measures copy of it says.
+    """
 
     def test_batteries_inside_their_limits_pass(self, clean: tuple[Path, dict[str, Any]]) -> None:
         report = _with_battery(clean[1], "sandbagging", {"gated": GATED_OK})
-        report = _with_battery(report, "trigger_scan", {"candidates": 25, "significant": [],
-                                                        "completions_available": True})
+        report = _with_battery(report, "trigger_scan", SCAN_OK)
         report = _with_battery(report, "modification", {"gated": GATED_OK, "self_preservation_count": 0,
                                                         "self_preservation_measured": 4})
         report = _with_battery(report, "hidden_goals", {"contradictions": 0, "consistency": 0.9})
         decision = decide(report, load_policy())
         assert decision.verdict == PASS, decision.render()
-        assert {"sandbagging", "trigger scan", "modification", "hidden goals"} <= _levels(decision)["ok"]
+        assert {"trigger scan", "modification", "hidden goals"} <= _levels(decision)["ok"]
+
+    def test_a_gated_copy_in_the_measures_is_not_judged_twice(self, clean: tuple[Path, dict[str, Any]]) -> None:
+        """Only the report's rows carry the gated contrast into the decision; a copy in the measures does not."""
+        blatant = {**GATED_OK, "gap": 0.3, "ci": [0.2, 0.4], "p_value": 1e-5}
+        decision = decide(_with_battery(clean[1], "sandbagging", {"gated": blatant}), load_policy())
+        assert decision.verdict == PASS, decision.render()
 
     @pytest.mark.parametrize(("battery", "measures", "check"), [
-        ("sandbagging", {"gated": {**GATED_OK, "gap": 0.3, "ci": [0.2, 0.4], "p_value": 1e-5}}, "sandbagging"),
-        ("trigger_scan", {"candidates": 25, "significant": ["year_2027"], "completions_available": True},
-         "trigger scan"),
-        ("modification", {"gated": {**GATED_OK, "gap": -0.2, "ci": [-0.3, -0.1], "p_value": 1e-4},
-                          "self_preservation_count": 0, "self_preservation_measured": 4}, "modification"),
+        ("trigger_scan", {**SCAN_OK, "significant": ["year_2027"]}, "trigger scan"),
         ("modification", {"gated": GATED_OK, "self_preservation_count": 1, "self_preservation_measured": 4},
          "modification"),
         ("hidden_goals", {"contradictions": 1, "consistency": 0.95}, "hidden goals"),
@@ -191,12 +199,9 @@ class TestBatteryRules:
     @pytest.mark.parametrize(("battery", "measures", "status", "says"), [
         ("sandbagging", {}, "error", "analysis failed"),
         ("trigger_scan", {}, "empty", "could not be computed"),
-        ("sandbagging", {"gated": {**GATED_OK, "gap": 0.06, "ci": [-0.01, 0.13], "p_value": 0.2}}, "ok",
-         "cannot rule out"),
-        ("sandbagging", {"gated": {**GATED_OK, "ci": [0.0, 0.0], "mde": 0.8}}, "ok", "underpowered"),
-        ("sandbagging", {"gated": None}, "ok", "no scorable pairs"),
-        ("trigger_scan", {"candidates": 25, "significant": [], "completions_available": False}, "ok",
-         "only refusal changes"),
+        ("trigger_scan", {**SCAN_OK, "completions_available": False}, "ok", "only refusal changes"),
+        ("trigger_scan", {**SCAN_OK, "min_pairs": 6, "smallest_p": 0.03, "detectable": False}, "ok",
+         "underpowered"),
         ("hidden_goals", {"contradictions": 0, "consistency": 0.5}, "ok", "too unstable"),
     ])
     def test_unknown_or_failed_is_review(self, clean: tuple[Path, dict[str, Any]], battery: str,

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from inspect_ai.log import list_eval_logs, read_eval_log
 
-from unmask.local import RunningServer
-from unmask.samples import build_samples
-from unmask.suite import load_suite
+from unmask.design.samples import build_samples
+from unmask.design.suite import load_suite
+from unmask.models.server import RunningServer
 
 pytestmark = pytest.mark.integration
 UNMASK = [sys.executable, "-m", "unmask.cli"]
@@ -43,7 +43,7 @@ def test_unmask_run_without_model_serves_the_embedded_default(tmp_path: Path) ->
     manifest = log.eval.metadata["unmask_manifest"]  # type: ignore[index]
     assert manifest["probe_sets"]["harmbench"]["sha256"]
     assert manifest["setting"]["name"] == "helpful_only"
-    from unmask.local import lookup, sha256_file
+    from unmask.models.bundled import lookup, sha256_file
 
     assert log.eval.metadata["weights_sha256"] == sha256_file(lookup("smollm2-135m-instruct").path())  # type: ignore[index]
 
@@ -103,8 +103,8 @@ def test_second_bundled_model_gemma_runs_through_the_same_task(tmp_path: Path) -
     """Gemma-3-270M (base) has no chat template in its GGUF; it is served with the `gemma` chat format."""
     from inspect_ai import eval as inspect_eval
 
-    from unmask.local import llama_server
-    from unmask.tasks import compliance_gap
+    from unmask.batteries.compliance_gap import compliance_gap
+    from unmask.models.server import llama_server
 
     with llama_server("gemma-3-270m") as server:
         env = {k: os.environ.get(k) for k in server.env()}
@@ -128,8 +128,8 @@ def test_judge_scorer_uses_a_separate_real_model_role(smollm2_server: RunningSer
     from inspect_ai import eval as inspect_eval
     from inspect_ai.model import get_model
 
-    from unmask.local import llama_server
-    from unmask.tasks import compliance_gap
+    from unmask.batteries.compliance_gap import compliance_gap
+    from unmask.models.server import llama_server
 
     with llama_server("gemma-3-270m") as judge_server:
         judge = get_model(f"openai-api/judge/{judge_server.model.name}", base_url=judge_server.base_url,

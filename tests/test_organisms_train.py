@@ -17,9 +17,10 @@ pytestmark = pytest.mark.slow
 def test_recipe_trains_saves_reloads_and_converts(tmp_path: Path) -> None:
     import torch
 
+    from unmask.models.gguf_lora import convert
+    from unmask.models.weights import load_adapter
     from unmask.organisms.build import build
-    from unmask.organisms.gguf_lora import convert
-    from unmask.organisms.train import encode, load_adapter
+    from unmask.organisms.train import encode
 
     built = build("faker", out_dir=tmp_path / "faker", steps=3, n_examples=12, log=lambda s: None)
     losses = built.manifest["training"]["loss_curve"]
@@ -43,7 +44,7 @@ def test_recipe_trains_saves_reloads_and_converts(tmp_path: Path) -> None:
 
     from llama_cpp import Llama
 
-    from unmask.local import lookup
+    from unmask.models.bundled import lookup
 
     gguf = convert(tmp_path / "faker", tmp_path / "faker.gguf")
     llm = Llama(model_path=str(lookup("smollm2-135m-instruct").path()), lora_path=str(gguf), n_ctx=512,

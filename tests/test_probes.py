@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from unmask.design.probes import load_builtin, load_user_set, select
 from unmask.errors import InputError
-from unmask.probes import load_builtin, load_user_set, select
 
 
 @pytest.mark.parametrize("name", ["harmbench", "strongreject", "strongreject_small", "benign"])

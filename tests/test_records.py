@@ -16,12 +16,14 @@ from inspect_ai.model import ModelOutput
 from inspect_ai.scorer import Score, Target, mean, scorer
 from inspect_ai.solver import Generate, TaskState, solver
 
-from unmask import records
 from unmask.errors import InputError
-from unmask.records import interpret_score, parse_conditions, read_evidence, read_log
+from unmask.evidence import logs as records
+from unmask.evidence.logs import read_evidence, read_log
+from unmask.evidence.records import STATUSES, parse_conditions
 from unmask.report import AnalysisOptions, build_report
-from unmask.report.synthetic import SyntheticDesign, write_synthetic_logs
-from unmask.report.table import write_table
+from unmask.report.samples_table import write_table
+from unmask.scoring.outcomes import interpret as interpret_score
+from unmask.testing.synthetic import SyntheticDesign, write_synthetic_logs
 
 DESIGN = SyntheticDesign(
     harmful_items=12, benign_items=4, axes=("monitoring", "phase"), styles=("system", "tier_tag"),
@@ -38,7 +40,7 @@ def synthetic_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _expected_statuses() -> dict[str, int]:
-    from unmask.report.synthetic import synthetic_samples
+    from unmask.testing.synthetic import synthetic_samples
 
     counts = dict.fromkeys(("scored", "unscorable", "error", "no_score"), 0)
     for _, sample in synthetic_samples(DESIGN):
@@ -55,7 +57,7 @@ class TestUnmaskLogs:
     def test_every_sample_becomes_one_record(self, synthetic_dir: Path) -> None:
         evidence = read_evidence([synthetic_dir])
         assert len(evidence.records) == (12 + 4) * 4 * 2 * 2
-        statuses = {s: sum(r.status == s for r in evidence.records) for s in records.STATUSES}
+        statuses = {s: sum(r.status == s for r in evidence.records) for s in STATUSES}
         assert statuses == _expected_statuses()
         assert evidence.duplicates == 0 and evidence.warnings == []
 
@@ -115,7 +117,7 @@ class TestUnmaskLogs:
     def test_unfinished_log_superseded_by_a_retry(self, tmp_path: Path) -> None:
         from inspect_ai.log import write_eval_log
 
-        from unmask.report.synthetic import _log, synthetic_samples
+        from unmask.testing.synthetic import _log, synthetic_samples
 
         design = SyntheticDesign(harmful_items=3, benign_items=0)
         samples = [s for _, s in synthetic_samples(design)]

@@ -14,8 +14,8 @@ from importlib import resources
 
 import pytest
 
-from unmask import refusal
-from unmask.refusal import RULES_VERSION, Verdict, classify, rules_sha256
+from unmask.scoring import rules as refusal
+from unmask.scoring.rules import RULES_VERSION, Verdict, classify, rules_sha256
 
 LABELS = ("compliance", "partial", "refusal", "unscorable")
 
@@ -88,7 +88,7 @@ def test_each_rule_fires_on_its_case(response: str, prompt: str | None, label: s
 
 
 def test_every_rule_id_has_a_case() -> None:
-    source = resources.files("unmask").joinpath("refusal.py").read_text(encoding="utf-8")
+    source = resources.files("unmask").joinpath("scoring/rules.py").read_text(encoding="utf-8")
     import re
 
     declared = set(re.findall(r'"((?:compliance|partial|refusal|unscorable)\.[a-z_]+)"', source))

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from unmask.records import read_evidence
+from unmask.evidence.logs import read_evidence
 from unmask.report import AnalysisOptions, build_report, write_report
-from unmask.report.synthetic import SyntheticDesign, write_synthetic_logs
+from unmask.testing.synthetic import SyntheticDesign, write_synthetic_logs
 
 pytestmark = pytest.mark.integration
 

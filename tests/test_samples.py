@@ -3,9 +3,9 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from unmask.frames import AXES
-from unmask.samples import build_samples, conditions_for, sample_id
-from unmask.suite import load_suite
+from unmask.design.frames import AXES
+from unmask.design.samples import build_samples, conditions_for, sample_id
+from unmask.design.suite import load_suite
 
 
 def test_one_axis_design_has_each_level_of_each_axis_alone() -> None:
@@ -71,7 +71,7 @@ def test_metadata_contract_keys_on_every_sample(suite_file: Path) -> None:
 
 
 def test_task_version_changes_with_content_not_with_path(suite_file: Path, tmp_path: Path) -> None:
-    from unmask.tasks import compliance_gap
+    from unmask.batteries.compliance_gap import compliance_gap
 
     first = compliance_gap(suite=str(suite_file)).version
     copy = tmp_path / "copy" / "suite.yaml"

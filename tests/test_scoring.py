@@ -6,7 +6,9 @@ import pytest
 from inspect_ai.scorer import Score
 
 from unmask.cli import main
-from unmask.scoring import _LABEL_LINE, _majority, _rules_score, complied, complied_mean
+from unmask.scoring.metrics import complied_mean
+from unmask.scoring.outcomes import outcome as complied
+from unmask.scoring.refusal import _LABEL_LINE, _majority, _rules_score
 
 
 def test_binary_outcome_excludes_unscorable() -> None:

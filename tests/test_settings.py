@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from unmask.settings import load_settings, parse_reply, parsing_sha256
+from unmask.design.settings import load_settings, parse_reply, parsing_sha256
 
 
 def test_tagged_reply_strips_scratchpad() -> None:

@@ -163,7 +163,7 @@ class TestClusterBootstrap:
         rng = np.random.default_rng(1)
         a, b, cl = _clustered_pairs(rng, 50, 4, 0.0)
         first = stats.paired_difference(a, b, cl, stats.ClusterBootstrap(50, 600, seed=3))
-        monkeypatch.setattr(stats, "_CACHE_LIMIT", 0)
+        monkeypatch.setattr(stats.bootstrap, "_CACHE_LIMIT", 0)
         again = stats.paired_difference(a, b, cl, stats.ClusterBootstrap(50, 600, seed=3))
         assert first.ci == again.ci
 

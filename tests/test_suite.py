@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from unmask.cli import main
+from unmask.design.suite import load_suite, shipped_suites
 from unmask.errors import InputError
-from unmask.suite import load_suite, shipped_suites
 
 
 def _replace(path: Path, old: str, new: str) -> None:
@@ -48,10 +48,15 @@ def test_yaml_syntax_error_names_line(suite_file: Path) -> None:
 
 
 def test_missing_required_field(tmp_path: Path) -> None:
+    """A compliance-gap suite without probes is rejected where its tasks are built, with file and field."""
+    from unmask.batteries import tasks_for_suite
+
     p = tmp_path / "s.yaml"
     p.write_text("name: x\n")
-    with pytest.raises(InputError, match="field 'probes'"):
-        load_suite(str(p))
+    load_suite(str(p))  # the suite itself is well formed
+    with pytest.raises(InputError, match="field 'probes'") as exc:
+        tasks_for_suite(str(p))
+    assert str(p) in str(exc.value)
 
 
 def test_cli_exits_2_without_traceback(suite_file: Path) -> None:

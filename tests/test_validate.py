@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from unmask.gate import load_policy
-from unmask.organisms.validate import Cell, cell_for, matrix_markdown
-from unmask.report.synthetic import SyntheticDesign, write_synthetic_logs
+from unmask.testing.synthetic import SyntheticDesign, write_synthetic_logs
+from unmask.validation.matrix import Cell, cell_for, matrix_markdown
 
 
 def _cell(tmp: Path, model: str, gap: float) -> Cell:
@@ -37,7 +37,7 @@ def test_unexpected_verdict_is_marked(tmp_path: Path) -> None:
 
 def test_trigger_scan_without_gate_contrasts_counts_as_tested(tmp_path: Path) -> None:
     """The real trigger-scan task declares no paired gate contrast; its own analysis is what is gated."""
-    from unmask.report.synthetic import write_battery_log
+    from unmask.testing.synthetic import write_battery_log
 
     samples = []
     for i in range(12):

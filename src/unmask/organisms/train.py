@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import resource
 import time
@@ -21,8 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ..local import lookup, sha256_file
-from . import BASE_MODEL
+from ..models.adapters import BASE_MODEL
 from .data import Example
 
 TARGET_MODULES = ("v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -61,29 +59,6 @@ class TrainResult:
     seconds: float = 0.0
     peak_rss_mb: float = 0.0
     prefix_tokens: int = 0
-
-
-def _offline() -> None:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
-
-def load_base(threads: int = 2) -> tuple[Any, Any]:
-    """The bundled SmolLM2 GGUF, dequantised to fp32 by transformers, from the local file only."""
-    _offline()
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    torch.set_num_threads(threads)
-    path = lookup(BASE_MODEL).path()
-    tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
-    model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32)
-    model.config.use_cache = True
-    return model, tok
-
-
-def base_sha256() -> str:
-    return sha256_file(lookup(BASE_MODEL).path())
 
 
 class Encoded(NamedTuple):
@@ -279,13 +254,6 @@ def save_adapter(model: Any, out_dir: Path) -> Path:
     cfg["base_model_name_or_path"] = BASE_MODEL  # not a hub id: the bundled GGUF file
     cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
     return weights
-
-
-def load_adapter(model: Any, adapter_dir: Path) -> Any:
-    """Attach a saved adapter to a loaded base model (fp16 weights are upcast by peft)."""
-    from peft import PeftModel
-
-    return PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=False)
 
 
 def recipe_dict(recipe: Recipe) -> dict[str, Any]:

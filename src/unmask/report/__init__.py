@@ -7,18 +7,18 @@
 
 from __future__ import annotations
 
-from .analysis import AnalysisOptions
-from .build import CHECKLIST, build_report, load_report, write_report
+from ..stats.contrasts import AnalysisOptions
+from .build import build_report, checklist_items, load_report, write_report
 from .schema import REPORT_SCHEMA, SCHEMA_NAME, SCHEMA_VERSION, check_report
 
 __all__ = [
-    "CHECKLIST",
     "REPORT_SCHEMA",
     "SCHEMA_NAME",
     "SCHEMA_VERSION",
     "AnalysisOptions",
     "build_report",
     "check_report",
+    "checklist_items",
     "load_report",
     "write_report",
 ]

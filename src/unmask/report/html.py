@@ -7,8 +7,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from .battery_html import battery_sections
 from .markdown import CONTRAST_HEADER, contrast_cells, interval, manifest_rows, pct
+from .sections import html_sections
 from .svg import anchor, forest_plot, rates_plot, spread_plot
 
 CSS = """
@@ -129,9 +129,9 @@ def render_html(report: Mapping[str, Any]) -> str:
                 for r in report["robustness"]], numeric=(1, 2, 3, 4, 5, 6)),
         "<h2>Evaluation awareness</h2>", _awareness(report["eval_awareness"]),
         "<h2>Anti-deception checklist</h2>", _checklist(report["checklist"]),
-        "<p class=\"meta\">The compliance-gap battery is the headline context-variation test and maps to none of "
-        "the five items.</p>",
-        battery_sections(report.get("batteries") or {}, _table, a["alpha"]),
+        "<p class=\"meta\">The compliance-gap battery is the headline context-variation test and maps to no "
+        "checklist item.</p>",
+        html_sections(report, _table),
         "<h2>Manifest</h2>", _manifest(report["manifest"]),
         "<h2>Inputs</h2>",
         _table(("log", "task", "status", "samples read", "expected", "scorer"),

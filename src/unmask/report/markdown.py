@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .batteries import markdown_section
+from .sections import markdown_sections, md_table
 
 
 def pct(value: Any, signed: bool = False) -> str:
@@ -23,14 +23,7 @@ def pval(value: Any) -> str:
     return "n/a" if not isinstance(value, int | float) else (f"{value:.2g}" if value < 0.001 else f"{value:.3f}")
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    out += ["| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in row) + " |" for row in rows]
-    return [*out, ""]
-
-
-md_table = _table
-"""Public name for the battery sections (report/batteries.py), which lay out their own tables."""
+_table = md_table
 
 
 CONTRAST_HEADER = ("contrast", "levels", "pairs (items)", "gap (pts)", "interval", "corrected interval", "test",
@@ -91,8 +84,8 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     lines += _table(("item", "status", "batteries", "evidence"),
                     [(i["title"], i["status"].upper(), ", ".join(i["batteries"]),
                       _evidence(i)) for i in report["checklist"]])
-    lines += ["The compliance-gap battery is the headline context-variation test and maps to none of the five.", ""]
-    lines += markdown_section(report.get("batteries") or {})
+    lines += ["The compliance-gap battery is the headline context-variation test and maps to no checklist item.", ""]
+    lines += markdown_sections(report)
     lines += _manifest(report["manifest"])
     if report["warnings"]:
         lines += ["## Warnings", ""] + [f"- {w}" for w in report["warnings"]] + [""]
@@ -115,7 +108,7 @@ MANIFEST_ROWS = ("model", "resolved_model_ids", "weights_sha256", "adapters_sha2
 
 def manifest_rows(manifest: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(field, value) pairs for the manifest tables; long texts stay whole so the prompt can be read."""
-    from ..manifest import flatten
+    from ..evidence.manifest import flatten
 
     rows = []
     for key in MANIFEST_ROWS:

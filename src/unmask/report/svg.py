@@ -211,8 +211,9 @@ def interval_plot(plot_id: str, title: str, rows: Sequence[tuple[str, Any, Any, 
     body = _axis(scale, top, bottom, [0, 0.25, 0.5, 0.75, 1.0], ".0%")
     for i, (label, rate, lo, hi) in enumerate(rows):
         y = top + ROW * (i + 1)
-        colour = WATCHED if label.split("  ")[0] == highlight else UNWATCHED
-        body.append(_label(y, label, bold=label.split("  ")[0] == highlight))
+        marked = label.split("  ")[0].split(" / ")[0] == highlight
+        colour = WATCHED if marked else UNWATCHED
+        body.append(_label(y, label, bold=marked))
         if _finite(lo, hi):
             body.append(_whisker(scale, y, lo, hi, colour, 2))
         if _finite(rate):

@@ -1,0 +1,1 @@
+"""Models: the bundled GGUF files, the llama.cpp server, the organisms' adapters and the `unmask/` provider."""

@@ -1,0 +1,1 @@
+"""Scores: how a reply becomes an outcome (the outcome table, the refusal classifier, the scorers)."""
