@@ -168,8 +168,9 @@ def test_letter_likelihood_reads_the_answer_position() -> None:
 
 
 def _rec(item: int, level: str, outcome: float | None) -> dict[str, object]:
+    likelihood = None if outcome is None else 0.2 + 0.6 * outcome
     return {"pair_id": f"g:{item}", "conditions": {"consequence": level}, "outcome": outcome,
-            "item_kind": "known_answer", "extra_scores": {"likelihood": None if outcome is None else 0.2 + 0.6 * outcome}}
+            "item_kind": "known_answer", "extra_scores": {"likelihood": likelihood}}
 
 
 def _sandbagging_report(tmp_path: Path, rows: list[dict[str, object]]) -> dict[str, Any]:

@@ -11,8 +11,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..design.suite import LoadedSuite, load_suite
-from . import compliance_gap, hidden_goals, modification, sandbagging, trigger_scan
 from .contract import Battery, BatteryData, get, registered
+
+# Registration order is the order reports list batteries and checklist items.
+# isort: off
+from . import compliance_gap, sandbagging, hidden_goals, trigger_scan, modification
+# isort: on
 
 if TYPE_CHECKING:
     from inspect_ai import Task

@@ -1,7 +1,4 @@
-"""Statistics for paired context-variation evidence: plain arrays in, plain numbers out.
-
-Nothing here knows about Inspect, suites or batteries, so any battery that can express its
-evidence as paired outcomes (0/1 or floats in [0, 1]) grouped into base items can reuse it.
+"""Paired contrasts: the estimate, its cluster-bootstrap interval, the exact test and the detectable gap.
 
 Conventions: a *pair* is two observations of the same base item that differ only in the
 contrasted condition; a *cluster* is a base item (`pair_id`), which may contribute many pairs

@@ -1,0 +1,1 @@
+"""From Inspect logs to evidence: the one log reader, flat records, the one pairing engine, the manifest."""
