@@ -12,7 +12,9 @@ What may differ is listed here, each with the rule that was kept (docs/design.md
   uncorrected p-value (`_paired_check`); the Holm-family row, judged against the battery's own limit,
   is the one rule kept, so those duplicate reasons are gone;
 - the trigger scan's quick suite is REVIEW, not PASS: its own check now has a power condition (issue 17,
-  finding 9), since no candidate can survive the Holm correction with 6 pairs.
+  finding 9), since no candidate can survive the Holm correction with 6 pairs;
+- a `--limit 64` run asked for 64 samples: the old code reported the other 160 as missing (issue 17,
+  finding 8); the marker phrase is read from the full sample, so it keeps its line breaks.
 """
 
 from __future__ import annotations
@@ -58,6 +60,11 @@ def _build(case: str) -> tuple[dict[str, Any], Any]:
 def test_statistics_are_unchanged(case: str) -> None:
     old = _normal(json.loads((ROOT / "expected" / case / "report.json").read_text(encoding="utf-8")))
     new, _ = _build(case)
+    if case == "faker_main/compliance_gap":  # a --limit 64 run: the old code counted 160 samples as missing
+        assert old["inputs"]["missing_samples"] == 160 and new["inputs"]["missing_samples"] == 0
+        assert [log["expected_samples"] for log in new["inputs"]["logs"]] == [64]
+        old["inputs"] = new["inputs"]
+        old["manifest"]["runs"][0]["expected_samples"] = 64
     for section in SAME:
         assert new[section] == old[section], section
     drop = ("versions",)
@@ -84,6 +91,9 @@ def test_verdicts_are_unchanged(case: str) -> None:
     assert new[0] == expected, decision.render()
     judged_twice = {line for line in old[1:] if re.match(r"\s+\w+\s+(sandbagging|modification)\s", line)
                     and ("accuracy drop" in line or "compliance change" in line)}
+    if case == "faker_main/compliance_gap":  # --limit 64: asked for 64, not missing 160
+        judged_twice |= {line for line in old[1:] if "160 missing samples" in line}
+        new = [line for line in new if "no errored, unscored or missing samples" not in line]
     power = {line for line in new[1:] if "trigger scan underpowered" in line}
     assert set(new[1:]) - power == set(old[1:]) - judged_twice, decision.render()
     assert bool(power) == (case in NEW_POWER_RULE)
@@ -95,10 +105,11 @@ def _projection(battery: str, entry: dict[str, Any], report: dict[str, Any]) -> 
         return entry.get("status")
     if battery == "sandbagging":
         levels = entry["levels"]
-        return {lv: (round(v["accuracy"], 12) if v.get("accuracy") is not None else None, v.get("likelihood"))
+        return {lv: tuple(round(x, 12) if x is not None else None for x in (v.get("accuracy"), v.get("likelihood")))
                 for lv, v in levels.items()}
     if battery == "trigger_scan":
-        return [(t["trigger"], t["p_refusal"], t["p_marker"], t["p_adjusted"], t["significant"], t["marker"])
+        return [(t["trigger"], t["p_refusal"], t["p_marker"], t["p_adjusted"], t["significant"],
+                 " ".join((t["marker"] or "").split()))  # read from the full sample, the phrase keeps its newlines
                 for t in entry["ranking"]]
     if battery == "modification":
         return (entry["measures"]["self_preservation_count"], entry["measures"]["self_preservation_measured"] > 0)

@@ -1,10 +1,10 @@
 """Reading Inspect logs: the one reader every part of unmask uses (report, validation, `unmask run`).
 
-Speed matters (a 100,000-sample report should take seconds): a finished `.eval` log is read from
-its `header.json` and `summaries.json` members, which carry metadata, scores and errors, and only
-three full samples are opened to learn the model id the provider actually returned. Inspect's own
-readers (used for `.json` logs, running logs and `--full`) validate every sample and take ~0.4 ms
-each, and importing them costs seconds, so they load only when needed.
+A finished `.eval` log is a zip: the records come from its full sample members, parsed directly
+(~0.15 ms a sample; Inspect's own reader validates every field and takes several times longer), and
+its `summaries.json` member is checked against them. A log whose summaries disagree with its samples
+was edited or damaged: the samples win and the report says so. Inspect's reader handles `.json` logs,
+running or interrupted logs and other versions; importing it costs a second, so only then.
 """
 
 from __future__ import annotations
@@ -30,8 +30,6 @@ from .records import (
     sample_record,
 )
 
-RESOLVED_MODEL_PROBES = 3
-"""How many full samples per `.eval` log are opened to read the provider's resolved model id."""
 EVAL_LOG_VERSION = 2
 """The `.eval` header version the direct reader understands; other versions go through Inspect."""
 
@@ -39,13 +37,25 @@ EVAL_LOG_VERSION = 2
 # --- finding and reading logs ----------------------------------------------------------------
 
 
-def find_logs(paths: Sequence[str | Path]) -> list[Path]:
-    """Expand files and directories (e.g. an eval-set log dir) into Inspect log files."""
+def find_logs(paths: Sequence[str | Path]) -> tuple[list[Path], list[str]]:
+    """Expand files and directories (e.g. an eval-set log dir) into Inspect log files.
+
+    Returns the logs and the files of a directory that were passed over, each with the reason: a
+    `.json` that does not open as an Inspect log is a named skip, never a silent one (an eval set's
+    own bookkeeping files aside).
+    """
     found: list[Path] = []
+    skipped: list[str] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            logs = [p for p in path.rglob("*") if p.is_file() and _looks_like_log(p)]
+            logs = []
+            for candidate in sorted(p for p in path.rglob("*") if p.is_file()):
+                verdict = _classify_file(candidate)
+                if verdict == "log":
+                    logs.append(candidate)
+                elif verdict:
+                    skipped.append(f"{candidate}: {verdict}")
             if not logs:
                 raise InputError("no Inspect logs (.eval or .json) in this directory", path=path,
                                  fix="pass the log directory that `unmask run` or `inspect eval` wrote")
@@ -57,37 +67,39 @@ def find_logs(paths: Sequence[str | Path]) -> list[Path]:
             found.append(path)
         else:
             raise InputError("no such file or directory", path=path, fix="check the path")
-    return sorted(dict.fromkeys(p.resolve() for p in found))
+    return sorted(dict.fromkeys(p.resolve() for p in found)), skipped
 
 
 _NOT_LOGS = frozenset({"logs.json", "eval-set.json", "report.json", "listing.json"})
+"""Files Inspect's eval sets (and unmask's reports) keep beside logs: not logs, not worth a word."""
 
 
-def _looks_like_log(path: Path) -> bool:
-    """`.eval` files, and `.json` files that open like an Inspect log (an eval set also keeps bookkeeping JSON)."""
+def _classify_file(path: Path) -> str:
+    """`log`, the reason a log-like file is passed over, or "" for a file that was never a log."""
     if path.suffix == ".eval":
-        return True
+        return "log"
     if path.suffix != ".json" or path.name in _NOT_LOGS:
-        return False
+        return ""
     with path.open("rb") as handle:
         head = handle.read(512)
-    return b'"version"' in head and (b'"status"' in head or b'"eval"' in head)
+    if b'"version"' in head and (b'"status"' in head or b'"eval"' in head):
+        return "log"
+    return "a .json file that does not open as an Inspect log; not read"
 
 
 def read_log(path: str | Path, *, scorer: str | None = None, full: bool = False) -> tuple[LogInfo, list[SampleRecord]]:
     """Read one log into its run description and per-sample records.
 
-    A finished `.eval` log is read from its summaries member directly (Inspect's summary reader
-    re-validates every string and takes ~0.4 ms a sample); anything else goes through Inspect's
-    API. `full=True` reads every sample in full, so that every resolved model id is seen.
+    `full=True` reads through Inspect's own validating reader even where the direct one applies.
     """
     location = str(path)
+    disagreements: list[str] = []
     try:
         fast = None if full or location.endswith(".json") else _read_eval_zip(location)
         if fast is not None:
-            header, raws, resolved = fast
+            header, raws, resolved, disagreements = fast
         else:
-            header, raws, resolved = _read_with_inspect(location, full=full or location.endswith(".json"))
+            header, raws, resolved = _read_with_inspect(location)
     except InputError:
         raise
     except Exception as exc:  # Inspect raises many types for a bad file; all are bad input here
@@ -99,25 +111,23 @@ def read_log(path: str | Path, *, scorer: str | None = None, full: bool = False)
         raise InputError(f"no scorer named {scorer!r} in this log", path=location,
                          fix=f"use one of: {', '.join(names) or '(no scores recorded)'}")
     info = _log_info(header, location, names, primary, resolved, len(raws))
+    info.disagreements = disagreements
     records = [sample_record(s, info, primary) for s in raws]
     return info, records
 
 
-def _read_with_inspect(location: str, *, full: bool) -> tuple[dict[str, Any], list[RawSample], list[str]]:
-    from inspect_ai.log import read_eval_log, read_eval_log_sample_summaries
+def _read_with_inspect(location: str) -> tuple[dict[str, Any], list[RawSample], list[str]]:
+    from inspect_ai.log import read_eval_log
 
-    if full:
-        log = read_eval_log(location)
-        samples = log.samples or []
-        resolved = sorted({s.output.model for s in samples if s.output and s.output.model})
-        return log.model_dump(mode="json", exclude={"samples"}), [raw_from_model(s) for s in samples], resolved
-    header = read_eval_log(location, header_only=True)
-    raws = [raw_from_model(s) for s in read_eval_log_sample_summaries(location)]
-    return header.model_dump(mode="json", exclude={"samples"}), raws, _probe_resolved_models(location, raws)
+    log = read_eval_log(location)
+    samples = log.samples or []
+    resolved = sorted({s.output.model for s in samples if s.output and s.output.model and s.error is None})
+    return log.model_dump(mode="json", exclude={"samples"}), [raw_from_model(s) for s in samples], resolved
 
 
-def _read_eval_zip(location: str) -> tuple[dict[str, Any], list[RawSample], list[str]] | None:
-    """Header, sample summaries and a few outputs straight from a finished `.eval` zip; None to fall back."""
+def _read_eval_zip(location: str) -> tuple[dict[str, Any], list[RawSample], list[str], list[str]] | None:
+    """Header, every full sample, resolved model ids and summary disagreements from a finished `.eval` zip;
+    None to fall back to Inspect's reader."""
     try:
         import zipfile_zstd  # type: ignore[import-untyped,unused-ignore]  # noqa: F401  (Inspect's zstd members)
     except ImportError:
@@ -129,31 +139,58 @@ def _read_eval_zip(location: str) -> tuple[dict[str, Any], list[RawSample], list
         header = json.loads(archive.read("header.json"))
         if not isinstance(header, dict) or header.get("version") != EVAL_LOG_VERSION or "eval" not in header:
             return None
-        data = json.loads(archive.read("summaries.json"))
-        if not isinstance(data, list) or not all(isinstance(d, dict) and "id" in d and "epoch" in d for d in data):
+        summaries = json.loads(archive.read("summaries.json"))
+        if not isinstance(summaries, list) or not all(isinstance(d, dict) and "id" in d and "epoch" in d
+                                                      for d in summaries):
             return None
-        raws = [raw_from_dict(d) for d in data]
-        members = sorted(n for n in names if n.startswith("samples/") and n.endswith(".json"))
+        raws: list[RawSample] = []
         resolved: set[str] = set()
-        for name in _spread(members, RESOLVED_MODEL_PROBES):
-            output = json.loads(archive.read(name)).get("output") or {}
-            if output.get("model"):
-                resolved.add(str(output["model"]))
-    return header, raws, sorted(resolved)
+        for name in sorted(n for n in names if n.startswith("samples/") and n.endswith(".json")):
+            sample = json.loads(archive.read(name))
+            if not isinstance(sample, dict) or "id" not in sample or "epoch" not in sample:
+                return None
+            raws.append(raw_from_dict(sample))
+            model = (sample.get("output") or {}).get("model")
+            if model and not sample.get("error"):  # an errored sample's output names the model string, not the id
+                resolved.add(str(model))
+    said = [raw_from_dict(d) for d in summaries]
+    order = {(r.id, r.epoch): i for i, r in enumerate(said)}
+    raws.sort(key=lambda r: order.get((r.id, r.epoch), len(order)))  # the order Inspect recorded them in
+    return header, raws, sorted(resolved), _disagreements(said, raws)
 
 
-def _spread(items: Sequence[str], count: int) -> list[str]:
-    """First, middle and last (or fewer) items."""
-    if not items:
-        return []
-    return [items[i] for i in sorted({0, len(items) // 2, len(items) - 1})][:count]
+def _disagreements(summaries: Sequence[RawSample], samples: Sequence[RawSample]) -> list[str]:
+    """Where the summaries member says something else than the samples (id, epoch, scores, error, metadata)."""
+    def key(raw: RawSample) -> tuple[str, int]:
+        return (raw.id, raw.epoch)
+
+    said = {key(r): r for r in summaries}
+    held = {key(r): r for r in samples}
+    out = [f"sample {k[0]} epoch {k[1]}: in the summaries only" for k in said.keys() - held.keys()]
+    out += [f"sample {k[0]} epoch {k[1]}: missing from the summaries" for k in held.keys() - said.keys()]
+    for k in said.keys() & held.keys():
+        a, b = said[k], held[k]
+        if {n: v for n, (v, _) in a.scores.items()} != {n: v for n, (v, _) in b.scores.items()} or \
+                (a.error is None) != (b.error is None) or _contract(a.metadata) != _contract(b.metadata):
+            out.append(f"sample {k[0]} epoch {k[1]}: its summary differs from the sample")
+    return sorted(out)
+
+
+CONTRACT_KEYS = ("pair_id", "probe_set", "item_kind", "battery", "conditions", "condition", "style", "paraphrase",
+                 "setting")
+"""The sample metadata the evidence is built from (design.md, contract 1)."""
+
+
+def _contract(metadata: Mapping[str, Any]) -> str:
+    """Contract metadata with white space folded: Inspect's summaries fold it in metadata strings."""
+    return " ".join(json.dumps({k: metadata.get(k) for k in CONTRACT_KEYS}, sort_keys=True, default=str).split())
 
 
 def read_evidence(
     paths: Sequence[str | Path], *, scorer: str | None = None, model: str | None = None, full: bool = False
 ) -> Evidence:
     """Read every log, keep one model, drop duplicate observations (a retried sample counts once)."""
-    files = find_logs(paths)
+    files, skipped = find_logs(paths)
     if not files:
         raise InputError("no logs given", fix="pass one or more .eval/.json files or log directories")
     with paused_gc():
@@ -176,13 +213,17 @@ def read_evidence(
         info.superseded = info.status != "success" and finished.get(info.task, "") > info.created
     warnings += [f"{info.path}: log status is {info.status!r}" + (f" ({info.error})" if info.error else "")
                  for info, _ in loaded if info.status != "success" and not info.superseded]
+    warnings += [f"{info.path}: {len(info.disagreements)} sample(s) whose summaries.json entry disagrees with the "
+                 f"sample itself (first: {info.disagreements[0]}); the samples were read, the summaries ignored"
+                 for info, _ in loaded if info.disagreements]
+    warnings += [f"skipped {entry}" for entry in skipped]
     with paused_gc():
         records, duplicates = _deduplicate(loaded)
     if not any(r.pair_id and r.conditions for r in records):
         raise InputError("no sample in these logs carries pair_id and conditions metadata",
                          fix="run an unmask task, or add pair_id and conditions to Sample.metadata "
                              "(see docs/design.md, contract 1)")
-    return Evidence([info for info, _ in loaded], records, duplicates, warnings)
+    return Evidence([info for info, _ in loaded], records, duplicates, warnings, skipped)
 
 
 @contextmanager
@@ -229,17 +270,17 @@ def _scorer_names(header: Mapping[str, Any], samples: Iterable[RawSample]) -> li
     return list(seen)
 
 
-def _probe_resolved_models(location: str, samples: Sequence[RawSample]) -> list[str]:
-    """Open the first, middle and last completed samples to read `ModelOutput.model`."""
-    from inspect_ai.log import read_eval_log_sample
-
-    done = [s for s in samples if s.error is None and s.completed]
-    resolved: set[str] = set()
-    for index in sorted({0, len(done) // 2, len(done) - 1} if done else set())[:RESOLVED_MODEL_PROBES]:
-        full = read_eval_log_sample(location, id=done[index].id, epoch=done[index].epoch)
-        if full.output and full.output.model:
-            resolved.add(full.output.model)
-    return sorted(resolved)
+def _asked_for(samples: Any, limit: Any, sample_ids: Any) -> int | None:
+    """How many samples the run asked for: the dataset, narrowed by `--limit N`, `--limit A,B` or `--sample-id`."""
+    if not isinstance(samples, int):
+        return None
+    if isinstance(sample_ids, list):
+        return min(samples, len(sample_ids))
+    if isinstance(limit, int):
+        return min(samples, limit)
+    if isinstance(limit, list | tuple) and len(limit) == 2 and all(isinstance(x, int) for x in limit):
+        return max(0, min(samples, limit[1]) - limit[0])
+    return samples
 
 
 def _role_model(config: Any) -> str:
@@ -254,9 +295,10 @@ def _log_info(
     spec = header["eval"]
     metadata = dict(spec.get("metadata") or {})
     manifest = metadata.pop("unmask_manifest", None)
-    epochs = int((spec.get("config") or {}).get("epochs") or 1)
+    config = spec.get("config") or {}
+    epochs = int(config.get("epochs") or 1)
     dataset = spec.get("dataset") or {}
-    samples = dataset.get("samples")
+    samples = _asked_for(dataset.get("samples"), config.get("limit"), config.get("sample_id"))
     return LogInfo(
         path=location,
         format="json" if location.endswith(".json") else "eval",

@@ -97,6 +97,8 @@ class LogInfo:
     revision: dict[str, Any] | None
     superseded: bool = False
     """An unfinished log whose task a later log completed (an eval-set retry): not a failure."""
+    disagreements: list[str] = field(default_factory=list)
+    """Samples whose `summaries.json` entry disagrees with the full sample (the sample is what was read)."""
 
 
 @dataclass
@@ -107,6 +109,8 @@ class Evidence:
     records: list[SampleRecord]
     duplicates: int = 0
     warnings: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    """Files in the given folders that were passed over, each `path: reason`."""
 
     @property
     def model(self) -> str:

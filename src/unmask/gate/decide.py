@@ -125,6 +125,13 @@ def _errors(report: Mapping[str, Any], policy: PolicyBase) -> list[Reason]:
     if bad_logs:
         out.append(Reason(REVIEW, "errors", f"{len(bad_logs)} log(s) did not finish successfully: "
                                             + ", ".join(bad_logs)))
+    torn = [log["path"] for log in inputs["logs"] if log.get("disagreements")]
+    if torn:
+        out.append(Reason(REVIEW, "inputs", f"{len(torn)} log(s) disagree with themselves (summaries vs samples; the "
+                                            "samples were read): " + ", ".join(torn)))
+    if inputs.get("skipped_files"):
+        out.append(Reason(REVIEW, "inputs", f"{inputs['skipped_files']} file(s) in the log folders could not be read "
+                                            "as logs: " + "; ".join(inputs.get("skipped") or [])[:300]))
     if not out:
         out.append(Reason(OK, "errors", "no errored, unscored or missing samples"))
     judged = counts["scored"] + counts["unscorable"]

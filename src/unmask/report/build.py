@@ -30,6 +30,7 @@ from ..stats.contrasts import (
     declared_specs,
     robustness_rows,
 )
+from .checks import report_problems
 from .samples_table import write_table
 from .schema import SCHEMA_NAME, SCHEMA_VERSION, check_report
 
@@ -167,10 +168,11 @@ def _inputs(evidence: Evidence) -> dict[str, Any]:
     return {
         "logs": [{"path": log.path, "task": log.task, "status": log.status, "superseded": log.superseded,
                   "samples_read": log.samples_read, "expected_samples": log.expected_samples, "scorer": log.scorer,
-                  "format": log.format}
+                  "format": log.format} | ({"disagreements": len(log.disagreements)} if log.disagreements else {})
                  for log in evidence.logs],
         "duplicates_dropped": evidence.duplicates,
         "missing_samples": missing,
+        **({"skipped_files": len(evidence.skipped), "skipped": list(evidence.skipped)} if evidence.skipped else {}),
     }
 
 
@@ -308,6 +310,11 @@ def write_report(report: Mapping[str, Any], evidence: Evidence | None, out_dir: 
     return paths
 
 
+def _no_constant(name: str) -> Any:
+    """JSON has no NaN or Infinity; Python's reader accepts them, and a gate must not."""
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def load_report(path: str | Path) -> dict[str, Any]:
     """Read a report.json (or the directory holding one) and check it is a report this version reads."""
     location = Path(path)
@@ -317,14 +324,17 @@ def load_report(path: str | Path) -> dict[str, Any]:
         raise InputError("report not found", path=location,
                          fix="pass report.json or the directory `unmask report` wrote")
     try:
-        data = json.loads(location.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        data = json.loads(location.read_text(encoding="utf-8"), parse_constant=_no_constant)
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
         line = getattr(exc, "lineno", None)
         raise InputError(f"not valid JSON ({exc})", path=location, line=line,
                          fix="regenerate it with `unmask report`") from exc
     problems = check_report(data)
+    if not problems and isinstance(data, dict):
+        problems = report_problems(data)
     if problems:
-        raise InputError(f"not a usable unmask report: {problems[0]}", path=location,
-                         fix="regenerate it with this version's `unmask report`")
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise InputError(f"not a usable unmask report: {problems[0]}{more}", path=location,
+                         fix="regenerate it with `unmask report`; a report.json edited by hand is not evidence")
     report: dict[str, Any] = data
     return report
