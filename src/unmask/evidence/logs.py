@@ -279,7 +279,8 @@ def _asked_for(samples: Any, limit: Any, sample_ids: Any) -> int | None:
     if isinstance(limit, int):
         return min(samples, limit)
     if isinstance(limit, list | tuple) and len(limit) == 2 and all(isinstance(x, int) for x in limit):
-        return max(0, min(samples, limit[1]) - limit[0])
+        start, end = int(limit[0]), int(limit[1])
+        return max(0, min(samples, end) - start)
     return samples
 
 
