@@ -139,8 +139,9 @@ def _suites(args: argparse.Namespace) -> int:
     for item in args.check:
         loaded = load_suite(item)
         tasks = tasks_for_suite(str(loaded.path))
-        counts = ", ".join(f"{t.name}={len(t.dataset)}" for t in tasks)
-        total = sum(len(t.dataset) for t in tasks)
+        sizes = [(t.name, len(t.dataset), t.epochs or 1) for t in tasks]
+        counts = ", ".join(f"{name}={n}" + (f"x{epochs}" if epochs > 1 else "") for name, n, epochs in sizes)
+        total = sum(n * epochs for _, n, epochs in sizes)
         print(f"{item}: ok — {total} samples ({counts}), sha256 {loaded.sha256[:12]}")
     return 0
 

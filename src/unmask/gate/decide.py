@@ -215,7 +215,13 @@ def battery_checks(report: Mapping[str, Any], policy: PolicyBase) -> list[Reason
             out.append(Reason(REVIEW, label, f"{battery.name} ran but its analysis could not be computed: "
                                              f"{entry.get('summary') or entry.get('status')}"))
         else:
-            out += [Reason(level, label, message) for level, message in battery.check(entry["measures"], policy)]
+            try:
+                findings = battery.check(entry["measures"], policy)
+            except (TypeError, ValueError, KeyError, AttributeError) as exc:
+                raise InputError(f"the measures cannot be read ({type(exc).__name__}: {exc})",
+                                 field=f"batteries.{battery.name}.measures",
+                                 fix="regenerate the report with `unmask report`") from exc
+            out += [Reason(level, label, message) for level, message in findings]
     return out
 
 

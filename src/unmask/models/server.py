@@ -7,6 +7,7 @@ stay Inspect's.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -67,7 +68,8 @@ def llama_server(
         cmd += ["--chat_format", model.chat_format]
     base_url = f"http://127.0.0.1:{port}/v1"
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+        parent = os.getpid()
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, preexec_fn=lambda: _die_with_parent(parent))
         try:
             _wait_ready(proc, base_url, startup_timeout, log_path)
             yield RunningServer(model, base_url, weights, sha256_file(weights), log_path)
@@ -80,16 +82,19 @@ def llama_server(
                 proc.wait()
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int) -> None:
     """Ask Linux to kill the server when its parent dies, even by SIGKILL, so no server is orphaned.
 
-    SIGKILL, not SIGTERM: uvicorn defers SIGTERM until in-flight generations finish."""
+    SIGKILL, not SIGTERM: uvicorn defers SIGTERM until in-flight generations finish. A parent killed
+    between fork and this call is caught by the parent-pid check that follows it."""
     if sys.platform.startswith("linux"):
         import ctypes
         import signal
 
         pr_set_pdeathsig = 1
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+        if os.getppid() != parent:
+            os._exit(1)
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], base_url: str, timeout: float, log_path: Path) -> None:
