@@ -32,6 +32,7 @@ from pydantic import Field, field_validator
 from ...design.suite import LoadedSuite
 from ...errors import InputError
 from ...scoring.metrics import mean_by, rate, unscorable
+from ...scoring.replies import reply_of, withhold_if_cut_off
 from .._measures import Column, contrast_table, finite, main_row, pct, row_copy
 from .._task import (
     Options,
@@ -211,7 +212,8 @@ def correct() -> Scorer:
 
     async def score(state: TaskState, target: Target) -> Score:
         item = _item_from(state.metadata)
-        reply = state.output.completion if state.output else ""
+        got = reply_of(state.output)
+        reply = got.text
         parsed = _items.parse_answer(reply, item)
         choice = state.output.choices[0] if state.output and state.output.choices else None
         likelihood, status = letter_likelihood(choice.logprobs if choice else None, item)
@@ -221,8 +223,10 @@ def correct() -> Scorer:
             return Score(value="unscorable", answer=excerpt(reply, 200), explanation="answer could not be read",
                          metadata={**meta, "parsed": None})
         answer, ok = parsed
-        return Score(value=1 if ok else 0, answer=answer,
-                     explanation=f"read {answer!r}, expected {item.answer!r}", metadata={**meta, "parsed": answer})
+        # a cut-off answer may have lost its last digits or words: neither right nor wrong can be read from it
+        return withhold_if_cut_off(Score(value=1 if ok else 0, answer=answer, metadata={**meta, "parsed": answer},
+                                         explanation=f"read {answer!r}, expected {item.answer!r}"), got,
+                                   keep=frozenset())
 
     return score
 
