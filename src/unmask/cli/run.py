@@ -52,6 +52,9 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--display", default=None, choices=["full", "rich", "plain", "log", "none"],
                    help="Inspect display (progress bar); default: Inspect's choice")
     p.add_argument("--retry-attempts", type=int, default=None, help="eval-set retry attempts")
+    p.add_argument("--retry-on-error", type=int, default=3, metavar="N",
+                   help="retry a sample up to N times when its model call fails (default 3), so one bad provider "
+                        "response costs one sample, not the task")
     p.set_defaults(handler=_run)
 
 
@@ -88,6 +91,7 @@ def _run(args: argparse.Namespace) -> int:
             tasks=tasks, log_dir=log_dir, model=model, model_args=model_args, model_roles=roles or None,
             limit=args.limit, epochs=args.epochs, max_connections=args.max_connections,
             display=args.display, retry_attempts=args.retry_attempts, metadata=run_metadata or None,
+            retry_on_error=args.retry_on_error or None,
         )
     print_summary([log.location for log in logs])
     print(f"\nlogs: {log_dir}   next: unmask report {log_dir}")
