@@ -15,6 +15,7 @@ from unmask.errors import InputError
 from unmask.evidence.logs import read_evidence
 from unmask.gate import BLOCK, PASS, REVIEW, Policy, decide, load_policy
 from unmask.report import build_report, write_report
+from unmask.report.build import content_digest
 from unmask.testing.synthetic import SyntheticDesign, write_synthetic_logs
 
 REPS = 500
@@ -305,12 +306,14 @@ class TestCommandLine:
         other = copy.deepcopy(report)
         other["manifest"]["model"] = "another/model"
         other["manifest"]["scorer"]["method"] = "judge"
+        other["integrity"]["sha256"] = content_digest(other)  # a report of another run, not an edited one
         (tmp_path / "b").mkdir()
         (tmp_path / "b" / "report.json").write_text(json.dumps(other))
         assert _cli(["diff", str(tmp / "report"), str(tmp_path / "b"), "--factor", "model"]) == 1
         out = capsys.readouterr().out
         assert "[model]" in out and "[scorer]" in out and "FLAG" in out
         other["manifest"]["scorer"]["method"] = report["manifest"]["scorer"]["method"]
+        other["integrity"]["sha256"] = content_digest(other)
         (tmp_path / "b" / "report.json").write_text(json.dumps(other))
         assert _cli(["diff", str(tmp / "report"), str(tmp_path / "b"), "--factor", "model"]) == 0
         assert _cli(["diff", str(tmp / "report"), str(tmp / "report")]) == 0

@@ -34,4 +34,5 @@ class InputError(Exception):
             where = self.path + (f":{self.line}" if self.line else "") + ": "
         field = f"field '{self.field}': " if self.field else ""
         fix = f" Fix: {self.fix}" if self.fix else ""
-        return f"{where}{field}{self.detail}.{fix}".replace("..", ".")
+        text = f"{where}{field}{self.detail}.{fix}".replace("..", ".")
+        return " ".join(text.split())  # one line, whatever a parser's message held

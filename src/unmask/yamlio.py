@@ -38,6 +38,10 @@ def load_mapping(path: Path, *, start: str) -> tuple[dict[str, Any], yaml.Node]:
     text = read_text(path)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.reader.ReaderError as exc:  # a control character: point at its line
+        line = text[: exc.position].count("\n") + 1
+        raise InputError(f"character {exc.character!r} is not allowed in YAML", path=path, line=line,
+                         fix="remove the control character (or save the file as plain text)") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise InputError(f"not valid YAML ({getattr(exc, 'problem', None) or exc})", path=path,

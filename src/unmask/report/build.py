@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -84,7 +86,19 @@ def build_report(evidence: Evidence, options: AnalysisOptions | None = None, *, 
         "warnings": _warnings(evidence, manifest) + problems,
     }
     cleaned: dict[str, Any] = clean_json(report)
+    cleaned["integrity"] = {"sha256": content_digest(cleaned), "covers": "every field but this one"}
     return cleaned
+
+
+def content_digest(report: Mapping[str, Any]) -> str:
+    """sha256 of the report's canonical JSON without its `integrity` field.
+
+    Not a signature (anyone can recompute it): it makes a hand edit or a damaged file an error at the
+    gate instead of a different verdict. Signed reports are the audit's job.
+    """
+    body = {k: v for k, v in report.items() if k != "integrity"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def declared_contrasts(evidence: Evidence) -> tuple[dict[str, list[ContrastSpec]], list[str]]:
@@ -324,14 +338,26 @@ def load_report(path: str | Path) -> dict[str, Any]:
         raise InputError("report not found", path=location,
                          fix="pass report.json or the directory `unmask report` wrote")
     try:
-        data = json.loads(location.read_text(encoding="utf-8"), parse_constant=_no_constant)
-    except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
-        line = getattr(exc, "lineno", None)
-        raise InputError(f"not valid JSON ({exc})", path=location, line=line,
+        text = location.read_text(encoding="utf-8")
+        data = json.loads(text, parse_constant=_no_constant)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"not valid JSON ({exc})", path=location, line=getattr(exc, "lineno", None),
                          fix="regenerate it with `unmask report`") from exc
+    except ValueError as exc:  # NaN or Infinity: find where, so the error names the field
+        found = re.search(r"-?\b(?:NaN|Infinity)\b", text)
+        line = text[: found.start()].count("\n") + 1 if found else None
+        keys = re.findall(r'"([^"\\]+)"\s*:', text[: found.start()]) if found else []
+        raise InputError(f"{exc}; JSON numbers are finite", path=location, line=line,
+                         field=keys[-1] if keys else None, fix="regenerate it with `unmask report`") from exc
     problems = check_report(data)
     if not problems and isinstance(data, dict):
-        problems = report_problems(data)
+        stored = (data.get("integrity") or {}).get("sha256") if isinstance(data.get("integrity"), dict) else None
+        if stored is None:
+            problems = ["field 'integrity.sha256' is missing (a report of an older version, or an edited one)"]
+        elif stored != content_digest(data):
+            problems = ["field 'integrity.sha256' does not match the content: the file was edited or damaged"]
+        else:
+            problems = report_problems(data)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise InputError(f"not a usable unmask report: {problems[0]}{more}", path=location,

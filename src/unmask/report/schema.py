@@ -12,7 +12,7 @@ SCHEMA_NAME = "unmask.report"
 SCHEMA_VERSION = "1.2"
 """1.1: `batteries` entries carry `status`, `summary` and `measures` (what the gate reads).
 1.2: checklist items come from the registered batteries (any id, any number); battery measures copy
-the gated contrast rows instead of recomputing them."""
+the gated contrast rows instead of recomputing them; `integrity.sha256` covers the rest of the file."""
 
 _num = {"type": ["number", "null"]}
 _interval = {"type": "array", "items": _num, "minItems": 2, "maxItems": 2}
@@ -118,6 +118,8 @@ REPORT_SCHEMA: dict[str, Any] = {
         "headlines": {"type": "array", "items": {"type": "object", "required": ["contrast", "claim", "scope",
                                                                                 "scope_text"]}},
         "warnings": _str_list,
+        "integrity": {"type": "object", "required": ["sha256"],
+                      "properties": {"sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}},
     },
 }
 
