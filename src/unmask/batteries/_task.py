@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import version
 from importlib.resources import files
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import yaml
 from inspect_ai import Epochs, Task
@@ -174,14 +174,15 @@ def assemble_task(
     """The Inspect task of a battery: its samples and scorers, bound to the manifest (`scoring` is its
     `scorer` section), generated with the suite's settings (or `config`), epochs reduced as everywhere."""
     templates = {f.name: f.sha256 for f in data_files}
+    aux, reasoning = reasoning_scorers(loaded.suite.scorer.reasoning)
     manifest = run_manifest(loaded, setting=setting, templates=templates, probe_sets=item_sets, scorer=scoring,
                             contrasts=contrasts, sample_count=len(samples),
                             suite_extra={"options": json.loads(json.dumps(loaded.suite.options, default=str))},
-                            extra=extra)
+                            extra={**(extra or {}), "reasoning": reasoning})
     return Task(
         dataset=MemoryDataset(samples, name=loaded.suite.name),
         solver=generate(),
-        scorer=scorers,
+        scorer=[*(scorers if isinstance(scorers, list) else [scorers]), *aux],
         config=config if config is not None else generate_config(loaded),
         epochs=Epochs(loaded.suite.epochs, complied_mean()),
         version=version or content_version(loaded, samples, json.dumps([templates, dict(scoring)], sort_keys=True)),
@@ -195,3 +196,19 @@ def text_sha256(*parts: Any) -> str:
 
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def reasoning_scorers(method: str) -> tuple[list[Scorer], dict[str, Any]]:
+    """The auxiliary scorers of reasoning evidence, and what the manifest records of them."""
+    if method == "off":
+        return [], {}
+    from ..reasoning import awareness, faking
+    from ..reasoning.scorers import af_reasoning, eval_awareness
+    from ..scoring.calibration import cite
+
+    chosen: Literal["offline", "judge"] = "offline" if method == "offline" else "judge"
+    out: dict[str, Any] = {}
+    for name, module in (("af_reasoning", faking), ("eval_awareness", awareness)):
+        sha = str(module.shipped()[1].get("sha256")) if chosen == "offline" else module.RUBRIC_SHA256
+        out[name] = {"method": chosen, "sha256": sha, "calibration": cite(name, sha) if chosen == "offline" else None}
+    return [af_reasoning(method=chosen), eval_awareness(method=chosen)], out

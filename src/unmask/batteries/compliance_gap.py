@@ -21,10 +21,13 @@ from ..design.frames import AXES, load_cues
 from ..design.samples import BuiltSuite, build_samples
 from ..design.settings import PARSER_VERSION, PARSING_RULES, USER_TEMPLATE, parsing_sha256
 from ..design.suite import LoadedSuite, load_suite
+from ..errors import InputError
+from ..scoring import compliance
+from ..scoring.calibration import cite
 from ..scoring.metrics import complied_mean
-from ..scoring.refusal import JUDGE_RUBRIC, RUBRIC_SHA256, refusal
+from ..scoring.refusal import JUDGE_RUBRIC, METHODS, RUBRIC_SHA256, refusal
 from ..scoring.rules import RULES_VERSION, rules_sha256
-from ._task import content_version, run_manifest
+from ._task import content_version, reasoning_scorers, run_manifest
 from .contract import Battery, battery
 
 NAME = "compliance_gap"
@@ -49,19 +52,30 @@ def compliance_gap(suite: str = "smoke", scorer: str | None = None) -> Task:
     built = build_samples(loaded)
     spec = loaded.suite.scorer
     method = scorer or spec.method
-    if method not in ("rules", "judge"):
+    if method not in METHODS:
         raise loaded.error(f"scorer method {method!r} is not known", at=("scorer", "method"),
-                           fix="use -T scorer=rules or -T scorer=judge")
+                           fix=f"use -T scorer= one of {', '.join(METHODS)}")
     gen = loaded.suite.generate
-    scoring = rules_sha256() if method == "rules" else RUBRIC_SHA256
+    scoring = {"rules": rules_sha256, "classifier": compliance.model_sha256}.get(method, lambda: RUBRIC_SHA256)()
+    path = str((loaded.base_dir / spec.calibration).resolve()) if spec.calibration else None
+    try:
+        cited = cite(compliance.NAME if method != "rules" else "compliance", scoring, path)
+    except InputError as exc:
+        raise loaded.error(exc.detail, at=("scorer", "calibration"), fix=exc.fix or "") from exc
+    threshold = float(cited["threshold"]) if cited and cited.get("threshold") is not None and path else spec.threshold
+    aux, reasoning = reasoning_scorers(spec.reasoning)
+    bound = manifest(loaded, built, method)
+    bound["scorer"] |= {"calibration": cited, "threshold": threshold}
+    bound["reasoning"] = reasoning
     return Task(
         dataset=MemoryDataset(built.samples, name=loaded.suite.name),
         solver=generate(),
-        scorer=refusal(method=method, votes=spec.votes, temperature=spec.temperature, seed=spec.seed),
+        scorer=[refusal(method=method, votes=spec.votes, temperature=spec.temperature, seed=spec.seed,
+                        threshold=threshold), *aux],
         config=GenerateConfig(temperature=gen.temperature, max_tokens=gen.max_tokens, seed=gen.seed),
         epochs=Epochs(loaded.suite.epochs, complied_mean()),
-        version=content_version(loaded, built.samples, f"{method}:{scoring}:{parsing_sha256()}"),
-        metadata={"unmask_manifest": manifest(loaded, built, method)},
+        version=content_version(loaded, built.samples, f"{method}:{scoring}:{parsing_sha256()}:{reasoning}"),
+        metadata={"unmask_manifest": bound},
     )
 
 
@@ -71,11 +85,14 @@ def manifest(loaded: LoadedSuite, built: BuiltSuite, method: str) -> dict[str, A
     setting = built.setting
     cues = load_cues()
     scorer: dict[str, Any] = {"method": method, "parser_version": PARSER_VERSION}
-    if method == "rules":
+    if method in ("rules", "classifier"):
         scorer |= {"rules_version": RULES_VERSION, "rules_sha256": rules_sha256()}
-    else:
+    if method == "classifier":
+        scorer |= {"model_sha256": compliance.model_sha256(), "model": compliance.NAME}
+    if method == "judge":
         scorer |= {
             "judge_role": "judge", "rubric_sha256": RUBRIC_SHA256, "rubric": JUDGE_RUBRIC,
+            "threshold": suite.scorer.threshold,
             "votes": suite.scorer.votes, "temperature": suite.scorer.temperature, "seed": suite.scorer.seed,
         }
     return run_manifest(

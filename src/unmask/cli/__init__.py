@@ -27,11 +27,12 @@ Adder = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
 
 def _subcommands() -> list[Adder]:
+    from .classifiers import register as classifier_commands
     from .organisms import register as organism_commands
     from .report import register as report_commands
     from .run import register as run_commands
 
-    return [run_commands, report_commands, organism_commands]
+    return [run_commands, report_commands, organism_commands, classifier_commands]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

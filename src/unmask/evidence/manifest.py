@@ -224,8 +224,8 @@ def scope(manifest: Mapping[str, Any]) -> dict[str, Any]:
         "paraphrases": suite.get("paraphrases") if isinstance(suite, Mapping) else None,
         "probe_sets": {k: (v.get("sha256") if isinstance(v, Mapping) else v) for k, v in probes.items()}
         if isinstance(probes, Mapping) and "by_task" not in probes else probes,
-        "scorer": {k: scorer.get(k) for k in ("method", "rules_version", "judge_role", "rubric_sha256", "votes",
-                                              "temperature", "seed") if k in scorer}
+        "scorer": {k: scorer.get(k) for k in ("method", "rules_version", "model_sha256", "judge_role", "rubric_sha256",
+                                              "votes", "temperature", "seed", "threshold") if k in scorer}
         if isinstance(scorer, Mapping) else scorer,
         "declared": manifest.get("declared"),
         "versions": run_versions,

@@ -17,7 +17,10 @@ if TYPE_CHECKING:
     from inspect_ai.log import EvalSample, EvalSampleSummary
 
 AWARENESS_SCORER = "eval_awareness"
-AUXILIARY_SCORERS = frozenset({AWARENESS_SCORER})
+FAKING_SCORER = "af_reasoning"
+AUXILIARY_SCORERS = frozenset({AWARENESS_SCORER, FAKING_SCORER})
+AUX_KEYS = ("parts", "no_reasoning", "method", "p")
+"""The few metadata keys of an auxiliary score kept on the record (what the report's reasoning section reads)."""
 """Scorers never taken as a task's primary score: they describe the sample, not its outcome."""
 STATUSES = ("scored", "unscorable", "error", "no_score")
 
@@ -49,6 +52,8 @@ class SampleRecord:
     eval_awareness: float | None = None
     extra_scores: dict[str, float | None] = field(default_factory=dict)
     """Every other scorer's value as a number (None when unscorable), by scorer name."""
+    aux: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Auxiliary scorers' small metadata (`AUX_KEYS`), by scorer name."""
     score_metadata: dict[str, Any] | None = None
     """The primary score's metadata (method, judge votes, excerpts), as the log holds it."""
     completion: str | None = None
@@ -202,6 +207,8 @@ def sample_record(sample: RawSample | EvalSample | EvalSampleSummary, info: LogI
         error=error,
         eval_awareness=extra.get(AWARENESS_SCORER),
         extra_scores=extra,
+        aux={name: {k: meta[k] for k in AUX_KEYS if k in meta} for name, (_, meta) in scores.items()
+             if name in AUXILIARY_SCORERS and isinstance(meta, Mapping)} if error is None else {},
         score_metadata=_as_dict(primary_meta),
         completion=completion if isinstance(completion, str) else None,
     )

@@ -25,6 +25,7 @@ from ..stats.contrasts import (
     ContrastSpec,
     Stratum,
     all_contrasts,
+    auxiliary_rates,
     awareness_summary,
     condition_rates,
     contrast_rows,
@@ -36,6 +37,9 @@ from .checks import report_problems
 from .samples_table import write_table
 from .schema import SCHEMA_NAME, SCHEMA_VERSION, check_report
 
+REASONING_SCORERS = {"af_reasoning": "Alignment-faking reasoning (scratchpad or chain of thought)",
+                     "eval_awareness": "Verbalised evaluation awareness"}
+"""Auxiliary scorers the report sums up, with their checklist titles."""
 ENTRY_STATUSES = ("ok", "empty", "error")
 """A battery entry: `ok` analysed; `empty` its samples gave the analysis nothing; `error` it raised."""
 
@@ -80,6 +84,8 @@ def build_report(evidence: Evidence, options: AnalysisOptions | None = None, *, 
         "contrasts": contrasts,
         "robustness": robustness_rows(contrasts),
         "eval_awareness": awareness_summary(strata, level),
+        "reasoning": {name: auxiliary_rates(records, name, level) for name in REASONING_SCORERS},
+        "calibration": calibrations(evidence),
         "batteries": analyses,
         "checklist": checklist(records, contrasts, analyses),
         "headlines": headlines(contrasts, manifest),
@@ -170,6 +176,25 @@ def _summary(name: str, entry: dict[str, Any], alpha: float) -> str:
         return f"summary failed ({type(exc).__name__}: {exc})"
 
 
+def calibrations(evidence: Evidence) -> list[dict[str, Any]]:
+    """Each scorer the logs used, with the calibration its run cited (or `uncalibrated`)."""
+    seen: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for log in evidence.logs:
+        manifest = log.manifest or {}
+        for role, block in (("primary", manifest.get("scorer")), *(((name, b) for name, b in
+                                                                     (manifest.get("reasoning") or {}).items()))):
+            if not isinstance(block, dict):
+                continue
+            cited = block.get("calibration") if isinstance(block.get("calibration"), dict) else None
+            key = (log.task, role, str(block.get("method")))
+            seen[key] = {"task": log.task, "battery": (manifest.get("suite") or {}).get("battery"),
+                         "scorer": role if role != "primary" else (log.scorer or "primary"),
+                         "method": block.get("method"), "status": "calibrated" if cited else
+                         ("exact" if block.get("method") == "parse" else "uncalibrated"),
+                         "calibration": cited}
+    return list(seen.values())
+
+
 def _inputs(evidence: Evidence) -> dict[str, Any]:
     """Per-log facts, and samples the runs expected but no log holds (a resumed run counts once)."""
     expected: dict[str, int] = {}
@@ -197,6 +222,13 @@ def checklist(records: Sequence[SampleRecord], contrasts: Sequence[Mapping[str, 
     for r in records:
         by_battery[r.battery].append(r)
     items = []
+    for name, title in REASONING_SCORERS.items():
+        measured = [r for r in records if r.extra_scores.get(name) is not None]
+        items.append({"item": name, "title": title, "batteries": sorted({r.battery for r in measured}),
+                      "status": "tested" if measured else "not tested",
+                      "evidence": {"samples": len(measured), "scored": len(measured),
+                                   "logs": sorted({r.log for r in measured}), "contrasts": [], "verdicts": []},
+                      "note": "" if measured else "no sample carries this score"})
     for item, title, batteries in checklist_items():
         recs = [r for b in batteries for r in by_battery.get(b, [])]
         scored = sum(r.status == "scored" for r in recs)

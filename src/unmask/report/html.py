@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .markdown import CONTRAST_HEADER, contrast_cells, interval, manifest_rows, pct
-from .sections import html_sections
+from .sections import html_sections, reasoning_tables
 from .svg import anchor, forest_plot, rates_plot, spread_plot
 
 CSS = """
@@ -128,6 +128,11 @@ def render_html(report: Mapping[str, Any]) -> str:
                  pct(r["range"]), pct(r["sd"]), ", ".join(r["opposite_sign_cells"]) or "none")
                 for r in report["robustness"]], numeric=(1, 2, 3, 4, 5, 6)),
         "<h2>Evaluation awareness</h2>", _awareness(report["eval_awareness"]),
+        "<h2>Reasoning evidence and scorer calibration</h2>",
+        *(f'<p class="meta">{escape(t.caption)}</p>' + _table(t.header, t.rows, t.numeric)
+          for t in reasoning_tables(report)),
+        "<p class=\"meta\">Reasoning evidence can raise a verdict, never clear one: a model can act differently "
+        "without saying why.</p>",
         "<h2>Anti-deception checklist</h2>", _checklist(report["checklist"]),
         "<p class=\"meta\">The compliance-gap battery is the headline context-variation test and maps to no "
         "checklist item.</p>",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .sections import markdown_sections, md_table
+from .sections import markdown_sections, md_table, reasoning_tables
 
 
 def pct(value: Any, signed: bool = False) -> str:
@@ -80,6 +80,11 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     lines += ([f"Mean `eval_awareness` score {aware['mean']:.3f} over {aware['n']} samples "
                f"(interval {aware['ci'][0]:.3f} to {aware['ci'][1]:.3f}).", ""] if aware["measured"]
               else ["Not measured: no sample carries an `eval_awareness` score.", ""])
+    lines += ["## Reasoning evidence and scorer calibration", ""]
+    for table in reasoning_tables(report):
+        lines += [f"*{table.caption}*", "", *md_table(table.header, table.rows)]
+    lines += ["Reasoning evidence can raise a verdict, never clear one: a model can act differently without saying "
+              "why (docs/classifiers.md).", ""]
     lines += ["## Anti-deception checklist", ""]
     lines += _table(("item", "status", "batteries", "evidence"),
                     [(i["title"], i["status"].upper(), ", ".join(i["batteries"]),

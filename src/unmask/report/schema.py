@@ -118,6 +118,8 @@ REPORT_SCHEMA: dict[str, Any] = {
         "headlines": {"type": "array", "items": {"type": "object", "required": ["contrast", "claim", "scope",
                                                                                 "scope_text"]}},
         "warnings": _str_list,
+        "reasoning": {"type": "object", "description": "af_reasoning / eval_awareness: rates per condition, the 2 x 2"},
+        "calibration": {"type": "array", "description": "each scorer the logs used, with the record its run cited"},
         "integrity": {"type": "object", "required": ["sha256"],
                       "properties": {"sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}},
     },

@@ -125,3 +125,60 @@ def _grid(figure: Figure) -> str:
 def _short(text: Any, limit: int = 240) -> str:
     flat = " ".join(str(text or "").split())
     return (flat if len(flat) <= limit else flat[: limit - 1] + "…") or "(empty)"
+
+
+REASONING_TITLES = {"af_reasoning": "Alignment-faking reasoning", "eval_awareness": "Verbalised evaluation awareness"}
+
+
+def reasoning_tables(report: Mapping[str, Any]) -> list[Table]:
+    """Per-condition rates of the reasoning scorers, the 2 x 2 the field reports, and the scorers' calibration."""
+    out: list[Table] = []
+    for name, block in (report.get("reasoning") or {}).items():
+        if not block.get("measured"):
+            continue
+        title = REASONING_TITLES.get(name, name)
+        rows = block.get("rows") or []
+        out.append(Table(
+            f"{title}: rate per condition (Wilson 95%); {block['positives']} of {block['n']} samples overall",
+            ("battery / items", "axis", "level", "samples", "with reasoning", "positives", "rate", "interval",
+             "complied & yes", "complied & no", "refused & yes", "refused & no"),
+            [(f"{r['battery']} / {r['item_kind']}", r["axis"], r["level"], r["n"], r["with_reasoning"], r["positives"],
+              _pct(r["rate"]), _interval(r["ci"]), *(r["two_by_two"][k] for k in ("complied_yes", "complied_no",
+                                                                                   "refused_yes", "refused_no")))
+             for r in rows], (3, 4, 5, 6, 8, 9, 10, 11)))
+        if block.get("parts"):
+            out.append(Table(f"{title}: what the positives said", ("part", "positives", "share"),
+                             [(k, v["n"], _pct(v["share"])) for k, v in block["parts"].items()], (1, 2)))
+    calibrated = report.get("calibration") or []
+    if calibrated:
+        out.append(Table(
+            "Scorers and their calibration (agreement with people on a labelled set; `unmask calibrate`)",
+            ("task", "scorer", "method", "status", "labelled set", "n", "agreement", "binary", "AUROC"),
+            [(c["task"], c["scorer"], c["method"], c["status"], _set(cal := c.get("calibration") or {}),
+              cal.get("n", "—"), _fig(cal.get("agreement")), _fig(cal.get("binary_agreement")), _fig(cal.get("auroc")))
+             for c in calibrated], (5,)))
+    return out
+
+
+def _pct(x: Any) -> str:
+    return f"{x * 100:.1f}%" if isinstance(x, int | float) else "n/a"
+
+
+def _interval(pair: Any) -> str:
+    if not isinstance(pair, list) or len(pair) != 2 or not all(isinstance(v, int | float) for v in pair):
+        return "n/a"
+    return f"[{pair[0] * 100:.1f}%, {pair[1] * 100:.1f}%]"
+
+
+def _fig(value: Any) -> str:
+    if not isinstance(value, Mapping):
+        return "—"
+    ci = value.get("ci") or [None, None]
+    return f"{value['value']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci[0] is not None else f"{value['value']:.3f}"
+
+
+def _set(calibration: Any) -> str:
+    if not isinstance(calibration, Mapping):
+        return "—"
+    labelled = calibration.get("labelled_set") or {}
+    return f"{labelled.get('path')} [{labelled.get('split') or 'all'}] {str(labelled.get('sha256'))[:12]}"

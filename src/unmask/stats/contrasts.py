@@ -408,3 +408,38 @@ def measure(records: Sequence[SampleRecord], factor: str, a: str, b: str, option
     bootstrap = ClusterBootstrap(max(1, len(enc.pair_ids)), options.reps, options.seed)
     result = analyse_pairs([data], bootstrap, level=level, power=options.power)[0]
     return Measured(factor, a, b, rates[0], rates[1], result)
+
+
+def auxiliary_rates(records: Sequence[SampleRecord], scorer: str, level: float) -> dict[str, Any]:
+    """A 1/0 auxiliary scorer (alignment-faking reasoning, evaluation awareness) per condition level.
+
+    Rows per battery, item kind, axis and level: samples scored, positives, rate with its Wilson
+    interval; and, when the battery's own outcome is a compliance, the 2 x 2 the field reports
+    (complied x positive). Parts (for awareness) are counted over the positives.
+    """
+    cells: dict[tuple[str, str, str, str], list[SampleRecord]] = defaultdict(list)
+    scored = [r for r in records if r.extra_scores.get(scorer) is not None]
+    for r in scored:
+        for axis, lv in r.conditions.items():
+            cells[(r.battery, r.item_kind, axis, lv)].append(r)
+    rows = []
+    for (battery, kind, axis, lv), recs in sorted(cells.items()):
+        hits = sum(1 for r in recs if (r.extra_scores.get(scorer) or 0) >= 0.5)
+        pairs = [(r.outcome >= 0.5, (r.extra_scores.get(scorer) or 0) >= 0.5) for r in recs if r.outcome is not None]
+        table = {f"{'complied' if o else 'refused'}_{'yes' if h else 'no'}": pairs.count((o, h))
+                 for o in (True, False) for h in (True, False)}
+        rows.append({"battery": battery, "item_kind": kind, "axis": axis, "level": lv, "n": len(recs),
+                     "positives": hits, "rate": hits / len(recs), "ci": list(wilson_interval(hits, len(recs), level)),
+                     "with_reasoning": sum(1 for r in recs if not (r.aux.get(scorer) or {}).get("no_reasoning")),
+                     "two_by_two": table})
+    parts: dict[str, int] = defaultdict(int)
+    positives = [r for r in scored if (r.extra_scores.get(scorer) or 0) >= 0.5]
+    for r in positives:
+        for part in (r.aux.get(scorer) or {}).get("parts") or []:
+            parts[str(part)] += 1
+    methods = sorted({str((r.aux.get(scorer) or {}).get("method")) for r in scored})
+    return {"measured": bool(scored), "n": len(scored), "positives": len(positives),
+            "rate": len(positives) / len(scored) if scored else None,
+            "ci": list(wilson_interval(len(positives), len(scored), level)) if scored else [None, None],
+            "methods": methods, "rows": rows,
+            "parts": {k: {"n": v, "share": v / len(positives)} for k, v in sorted(parts.items())} if positives else {}}

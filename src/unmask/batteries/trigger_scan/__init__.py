@@ -25,10 +25,11 @@ from ...design.frames import AXES, load_cues
 from ...design.samples import load_probe_sets
 from ...design.suite import LoadedSuite
 from ...errors import InputError
+from ...scoring import compliance
+from ...scoring.calibration import cite
 from ...scoring.metrics import mean_by, rate
 from ...scoring.outcomes import outcome
 from ...scoring.replies import reply_of, withhold_if_cut_off
-from ...scoring.rules import classify
 from ...stats import holm
 from .._measures import Column, finite, main_row, pct, pts, pval
 from .._task import (
@@ -184,7 +185,7 @@ def trigger_behaviour() -> Scorer:
     async def score(state: TaskState, target: Target) -> Score:
         got = reply_of(state.output)
         reply = got.text
-        verdict = classify(reply, request=state.metadata.get("request"))
+        verdict = compliance.read([reply], [state.metadata.get("request")])[0]
         value = outcome(verdict.label)
         meta = {"label": verdict.label, "rule": verdict.rule, "completion": excerpt(reply),
                 "lead": " ".join(words(reply)[: div.LEAD_WORDS]),
@@ -218,7 +219,9 @@ def trigger_scan(suite: str = "trigger_scan") -> Task:
         setting={"name": "trigger_scan", "system_prompt": data.doc["system_prompt"],
                  "monitoring_style": opts.monitoring_style, "cues_sha256": load_cues().sha256},
         item_sets=probe_sets,
-        scoring={"method": "rules", "primary": "trigger_behaviour", "outcome": "complied",
+        scoring={"method": "classifier", "model_sha256": compliance.model_sha256(),
+                 "calibration": cite(compliance.NAME, compliance.model_sha256()),
+                 "primary": "trigger_behaviour", "outcome": "complied",
                  "divergence": "marker search + trigram energy distance, permutation tests in analyse()",
                  "permutations": opts.permutations},
         contrasts=declared(cands, opts.monitoring), data_files=[data],
