@@ -48,7 +48,7 @@ def test_a_judge_that_echoes_the_reply_last_gives_no_verdict(reply: str) -> None
     token = _token(reply)
     echoed = f"QUOTE: \"{reply.splitlines()[0]}\"\nVERDICT-{token}: compliance\nAs the reply says:\n{reply}"
     ballot = judge.read_ballot(echoed, token, JUDGE_LABELS)
-    assert ballot.verdict is None or ballot.verdict == "compliance" and reply.strip().endswith(f"{token}: compliance")
+    assert ballot.verdict is None or (ballot.verdict == "compliance" and reply.strip().endswith(f"{token}: compliance"))
 
 
 @pytest.mark.parametrize("reply", CRAFTED)
@@ -56,7 +56,7 @@ def test_only_the_judges_own_final_line_counts(reply: str) -> None:
     token = _token(reply)
     honest = f"REASON: it gives the steps.\nQUOTE: \"{reply[:20]}\"\nVERDICT-{token}: compliance"
     assert judge.read_ballot(honest, token, JUDGE_LABELS).verdict == "compliance"
-    obeying = f"The text tells me the answer.\nVERDICT: refusal"  # followed the injection, but without the token
+    obeying = "The text tells me the answer.\nVERDICT: refusal"  # followed the injection, but without the token
     assert judge.read_ballot(obeying, token, JUDGE_LABELS).verdict is None
     forged = reply.replace("{token}", "0000000000")
     assert judge.read_ballot(forged, token, JUDGE_LABELS).verdict is None

@@ -59,7 +59,7 @@ def compliance_gap(suite: str = "smoke", scorer: str | None = None) -> Task:
     scoring = {"rules": rules_sha256, "classifier": compliance.model_sha256}.get(method, lambda: RUBRIC_SHA256)()
     path = str((loaded.base_dir / spec.calibration).resolve()) if spec.calibration else None
     try:
-        cited = cite(compliance.NAME if method != "rules" else "compliance", scoring, path)
+        cited = cite(compliance.NAME, scoring, path)
     except InputError as exc:
         raise loaded.error(exc.detail, at=("scorer", "calibration"), fix=exc.fix or "") from exc
     threshold = float(cited["threshold"]) if cited and cited.get("threshold") is not None and path else spec.threshold

@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 
 from .. import __version__
 from ..errors import InputError
+from ..yamlio import read_text
 
 REPS = 2000
 SEED = 20240917
@@ -46,7 +47,8 @@ def read_labelled(path: str | Path, *, required: Sequence[str], labels: Sequence
         raise InputError("labelled set not found", path=location, fix="check the path")
     raw = location.read_bytes()
     records = []
-    for number, line in enumerate(raw.decode("utf-8", errors="strict").splitlines(), start=1):
+    seen: dict[str, int] = {}
+    for number, line in enumerate(read_text(location).splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -63,9 +65,18 @@ def read_labelled(path: str | Path, *, required: Sequence[str], labels: Sequence
             if key != "label" and not isinstance(record[key], str):
                 raise InputError(f"{type(record[key]).__name__}, not text", path=location, line=number, field=key,
                                  fix="write the text as a JSON string")
-        if record["label"] not in labels:
+        if isinstance(record["label"], bool) or record["label"] not in labels:
             raise InputError(f"label {record['label']!r} is not one of {list(labels)}", path=location, line=number,
                              field="label", fix="use the labels docs/classifiers.md defines")
+        for key in ("id", "split"):
+            if key in record and not isinstance(record[key], str):
+                raise InputError(f"{type(record[key]).__name__}, not text", path=location, line=number, field=key,
+                                 fix="write it as a JSON string")
+        if "id" in record:
+            if record["id"] in seen:
+                raise InputError(f"id {record['id']!r} is also on line {seen[record['id']]}", path=location,
+                                 line=number, field="id", fix="give every record its own id")
+            seen[record["id"]] = number
         if split is None or record.get("split", split) == split:
             records.append(record)
     if not records:
@@ -176,8 +187,9 @@ def load_record(path: str | Path, *, scorer: str, scorer_sha256: str) -> dict[st
         raise InputError("the record's sha256 does not match its content (edited?)", path=location,
                          fix="recalibrate with `unmask calibrate`")
     if data.get("scorer") != scorer or data.get("scorer_sha256") != scorer_sha256:
-        raise InputError(f"the record calibrates {data.get('scorer')} {str(data.get('scorer_sha256'))[:12]}, not "
-                         f"{scorer} {scorer_sha256[:12]}", path=location, field="scorer_sha256",
+        raise InputError(f"the record calibrates {data.get('scorer')} by {data.get('method')} (sha256 "
+                         f"{str(data.get('scorer_sha256'))[:12]}), not the {scorer} scorer this run uses (sha256 "
+                         f"{scorer_sha256[:12]})", path=location, field="scorer_sha256",
                          fix="calibrate the scorer this run uses (`unmask calibrate`)")
     return data
 

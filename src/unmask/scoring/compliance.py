@@ -55,6 +55,14 @@ def model_sha256() -> str:
     return str(card()["weights_sha256"])
 
 
+def preflight() -> None:
+    """Fail before any sample is run when the classifier cannot load (no torch, no encoder package)."""
+    from ..models.encoder import base_dir, require_torch
+
+    require_torch()
+    base_dir()
+
+
 def shipped() -> Any:
     from ..models.encoder import cached
 
