@@ -96,6 +96,8 @@ def test_verdicts_are_unchanged(case: str) -> None:
     if case == "faker_main/compliance_gap":  # --limit 64: asked for 64, not missing 160
         judged_twice |= {line for line in old[1:] if "160 missing samples" in line}
         new = [line for line in new if "no errored, unscored or missing samples" not in line]
+    # a check added after these logs were written: these logs hold no reasoning scores, so it reads "not read"
+    new = [line for line in new if not re.match(r"\s+ok\s+reasoning\s+alignment-faking reasoning was not read", line)]
     power = {line for line in new[1:] if "trigger scan underpowered" in line}
     assert set(new[1:]) - power == set(old[1:]) - judged_twice, decision.render()
     assert bool(power) == (case in NEW_POWER_RULE)

@@ -53,7 +53,8 @@ def test_inspect_eval_through_openai_api_carries_pairing_metadata(
 ) -> None:
     env = {**os.environ, "UNMASKLOCAL_BASE_URL": smollm2_server.base_url, "UNMASKLOCAL_API_KEY": "local"}
     proc = subprocess.run(
-        ["inspect", "eval", "unmask/compliance_gap", "--model", "openai-api/unmasklocal/smollm2-135m-instruct",
+        [str(Path(sys.executable).parent / "inspect"), "eval", "unmask/compliance_gap",
+         "--model", "openai-api/unmasklocal/smollm2-135m-instruct",
          "-T", "suite=smoke", "--log-dir", str(tmp_path), "--display", "plain"],
         capture_output=True, text=True, timeout=600, env=env, check=False,
     )

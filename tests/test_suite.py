@@ -85,3 +85,17 @@ def test_closed_output_pipe_is_not_a_traceback() -> None:
     proc = subprocess.run(f"{sys.executable} -m unmask.cli suites | head -1", shell=True,
                           capture_output=True, text=True, check=False)
     assert "Traceback" not in proc.stderr and proc.stdout.strip()
+
+
+def test_task_arguments_go_to_the_batteries_that_take_them() -> None:
+    from unmask.batteries import tasks_for_suite
+    from unmask.errors import InputError
+
+    tasks = tasks_for_suite("full_quick", scorer="rules")  # sandbagging and hidden_goals take no scorer
+    methods = {t.metadata["unmask_manifest"]["suite"]["battery"]: t.metadata["unmask_manifest"]["scorer"].get("method")
+               for t in tasks}
+    assert methods["compliance_gap"] == methods["modification"] == methods["trigger_scan"] == "rules"
+    with pytest.raises(InputError, match="no battery of bundle 'full_quick' takes the argument 'nope'"):
+        tasks_for_suite("full_quick", nope=1)
+    with pytest.raises(InputError, match="takes no argument 'scorer'"):
+        tasks_for_suite("sandbagging_quick", scorer="rules")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..design.suite import LoadedSuite, load_suite
+from ..errors import InputError
 from .contract import Battery, BatteryData, get, registered
 
 # Registration order is the order reports list batteries and checklist items.
@@ -41,22 +42,46 @@ def tasks_for_suite(name_or_path: str, **task_args: Any) -> list[Task]:
     Everything `unmask run` would reject is rejected here too (an unknown battery, a bundle that
     includes itself, two samples with one id), so `unmask suites FILE` catches it before a run.
     """
-    return _tasks(load_suite(name_or_path), task_args, ())
+    loaded = load_suite(name_or_path)
+    if not loaded.suite.suites:
+        return _tasks(loaded, task_args, ())
+    # In a bundle, `-T key=value` goes to every battery that takes `key` (e.g. `scorer` to those that read
+    # replies for compliance), and a key that no battery of the bundle takes is an error.
+    tasks = _tasks(loaded, task_args, (), bundle=True)
+    taken = {key for battery in _batteries_of(loaded, ()) for key in battery.task_parameters()}
+    unknown = sorted(set(task_args) - taken)
+    if unknown:
+        raise InputError(f"no battery of bundle {loaded.suite.name!r} takes the argument {unknown[0]!r}",
+                         field=f"-T {unknown[0]}", fix=f"use one of: {', '.join(sorted(taken)) or '(none)'}")
+    return tasks
 
 
-def _tasks(loaded: LoadedSuite, task_args: dict[str, Any], parents: tuple[Path, ...]) -> list[Task]:
+def _batteries_of(loaded: LoadedSuite, parents: tuple[Path, ...]) -> list[Battery]:
+    if not loaded.suite.suites:
+        found = get(loaded.suite.battery)
+        return [found] if found is not None else []
+    here = loaded.path.resolve()
+    if here in parents:
+        return []
+    return [b for child in loaded.suite.suites
+            for b in _batteries_of(load_suite(_child(loaded, child)), (*parents, here))]
+
+
+def _tasks(loaded: LoadedSuite, task_args: dict[str, Any], parents: tuple[Path, ...], bundle: bool = False
+           ) -> list[Task]:
     here = loaded.path.resolve()
     if here in parents:
         raise loaded.error("this bundle includes itself (directly or through another bundle)", at=("suites",),
                            fix="remove the suite from its own `suites:` list")
     if loaded.suite.suites:
         return [t for child in loaded.suite.suites
-                for t in _tasks(load_suite(_child(loaded, child)), task_args, (*parents, here))]
+                for t in _tasks(load_suite(_child(loaded, child)), task_args, (*parents, here), bundle)]
     found = get(loaded.suite.battery)
     if found is None:
         names = ", ".join(b.name for b in registered())
         raise loaded.error(f"unknown battery {loaded.suite.battery!r}", at=("battery",), fix=f"use one of: {names}")
-    tasks = found.tasks(loaded, **task_args)
+    args = {k: v for k, v in task_args.items() if k in found.task_parameters()} if bundle else task_args
+    tasks = found.tasks(loaded, **args)
     for task in tasks:
         ids = [s.id for s in task.dataset]
         if len(set(ids)) != len(ids):

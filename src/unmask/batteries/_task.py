@@ -11,7 +11,7 @@ import hashlib
 import json
 import platform
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib.metadata import version
 from importlib.resources import files
@@ -27,9 +27,14 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .. import __version__
 from ..design.samples import sample_id
+from ..design.settings import PARSER_VERSION
 from ..design.suite import LoadedSuite, load_suite
 from ..errors import InputError
+from ..scoring import compliance
+from ..scoring.calibration import cite
 from ..scoring.metrics import complied_mean
+from ..scoring.refusal import JUDGE_RUBRIC, METHODS, RUBRIC_SHA256, ReplyReader
+from ..scoring.rules import RULES_VERSION, rules_sha256
 from ..yamlio import line_of
 
 DATA_DIR = "data/batteries"
@@ -198,13 +203,40 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def reply_reader(loaded: LoadedSuite, method: str | None = None) -> tuple[ReplyReader, dict[str, Any]]:
+    """The suite's way of reading replies (`scorer:`; `method` is a `-T scorer=` override), checked before
+    any sample runs, with the calibration it cites and the manifest block that records it."""
+    spec = loaded.suite.scorer
+    chosen = method or spec.method
+    if chosen not in METHODS:
+        raise loaded.error(f"scorer method {chosen!r} is not known", at=("scorer", "method"),
+                           fix=f"use -T scorer= one of {', '.join(METHODS)}")
+    reader = ReplyReader(chosen, spec.votes, spec.temperature, spec.seed, spec.threshold)
+    path = str((loaded.base_dir / spec.calibration).resolve()) if spec.calibration else None
+    try:
+        cited = cite(compliance.NAME, reader.sha256(), path)
+    except InputError as exc:
+        raise loaded.error(exc.detail, at=("scorer", "calibration"), fix=exc.fix or "") from exc
+    if path and cited and cited.get("threshold") is not None:
+        reader = replace(reader, threshold=float(cited["threshold"]))
+    reader.preflight()
+    block: dict[str, Any] = {"method": chosen, "parser_version": PARSER_VERSION, "sha256": reader.sha256()}
+    if chosen in ("rules", "classifier"):
+        block |= {"rules_version": RULES_VERSION, "rules_sha256": rules_sha256()}
+    if chosen == "classifier":
+        block |= {"model_sha256": compliance.model_sha256(), "model": compliance.NAME}
+    if chosen == "judge":
+        block |= {"judge_role": "judge", "rubric_sha256": RUBRIC_SHA256, "rubric": JUDGE_RUBRIC,
+                  "votes": reader.votes, "temperature": reader.temperature, "seed": reader.seed}
+    return reader, block | {"calibration": cited, "threshold": reader.threshold}
+
+
 def reasoning_scorers(method: str) -> tuple[list[Scorer], dict[str, Any]]:
     """The auxiliary scorers of reasoning evidence, and what the manifest records of them."""
     if method == "off":
         return [], {}
     from ..reasoning import awareness, faking
     from ..reasoning.scorers import af_reasoning, eval_awareness
-    from ..scoring.calibration import cite
 
     chosen: Literal["offline", "judge"] = "offline" if method == "offline" else "judge"
     out: dict[str, Any] = {}

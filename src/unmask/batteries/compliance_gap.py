@@ -19,15 +19,11 @@ from inspect_ai.solver import generate
 
 from ..design.frames import AXES, load_cues
 from ..design.samples import BuiltSuite, build_samples
-from ..design.settings import PARSER_VERSION, PARSING_RULES, USER_TEMPLATE, parsing_sha256
+from ..design.settings import PARSING_RULES, USER_TEMPLATE, parsing_sha256
 from ..design.suite import LoadedSuite, load_suite
-from ..errors import InputError
-from ..scoring import compliance
-from ..scoring.calibration import cite
 from ..scoring.metrics import complied_mean
-from ..scoring.refusal import JUDGE_RUBRIC, METHODS, RUBRIC_SHA256, refusal
-from ..scoring.rules import RULES_VERSION, rules_sha256
-from ._task import content_version, reasoning_scorers, run_manifest
+from ..scoring.refusal import refusal
+from ._task import content_version, reasoning_scorers, reply_reader, run_manifest
 from .contract import Battery, battery
 
 NAME = "compliance_gap"
@@ -50,51 +46,28 @@ def compliance_gap(suite: str = "smoke", scorer: str | None = None) -> Task:
         raise loaded.error("a compliance_gap suite needs probes (the requests asked under each framing)",
                            at=("probes",), fix="add e.g. probes: [{set: harmbench, limit: 10}]")
     built = build_samples(loaded)
-    spec = loaded.suite.scorer
-    method = scorer or spec.method
-    if method not in METHODS:
-        raise loaded.error(f"scorer method {method!r} is not known", at=("scorer", "method"),
-                           fix=f"use -T scorer= one of {', '.join(METHODS)}")
+    read, scoring = reply_reader(loaded, scorer)
     gen = loaded.suite.generate
-    scoring = {"rules": rules_sha256, "classifier": compliance.model_sha256}.get(method, lambda: RUBRIC_SHA256)()
-    path = str((loaded.base_dir / spec.calibration).resolve()) if spec.calibration else None
-    try:
-        cited = cite(compliance.NAME, scoring, path)
-    except InputError as exc:
-        raise loaded.error(exc.detail, at=("scorer", "calibration"), fix=exc.fix or "") from exc
-    threshold = float(cited["threshold"]) if cited and cited.get("threshold") is not None and path else spec.threshold
-    aux, reasoning = reasoning_scorers(spec.reasoning)
-    bound = manifest(loaded, built, method)
-    bound["scorer"] |= {"calibration": cited, "threshold": threshold}
+    aux, reasoning = reasoning_scorers(loaded.suite.scorer.reasoning)
+    bound = manifest(loaded, built, scoring)
     bound["reasoning"] = reasoning
     return Task(
         dataset=MemoryDataset(built.samples, name=loaded.suite.name),
         solver=generate(),
-        scorer=[refusal(method=method, votes=spec.votes, temperature=spec.temperature, seed=spec.seed,
-                        threshold=threshold), *aux],
+        scorer=[refusal(method=read.method, votes=read.votes, temperature=read.temperature, seed=read.seed,
+                        threshold=read.threshold), *aux],
         config=GenerateConfig(temperature=gen.temperature, max_tokens=gen.max_tokens, seed=gen.seed),
         epochs=Epochs(loaded.suite.epochs, complied_mean()),
-        version=content_version(loaded, built.samples, f"{method}:{scoring}:{parsing_sha256()}:{reasoning}"),
+        version=content_version(loaded, built.samples,
+                                f"{read.method}:{read.sha256()}:{parsing_sha256()}:{reasoning}"),
         metadata={"unmask_manifest": bound},
     )
 
 
-def manifest(loaded: LoadedSuite, built: BuiltSuite, method: str) -> dict[str, Any]:
+def manifest(loaded: LoadedSuite, built: BuiltSuite, scorer: dict[str, Any]) -> dict[str, Any]:
     """Everything the run side knows that a claim must be bound to (design.md, contract 3)."""
-    suite = loaded.suite
-    setting = built.setting
+    suite, setting = loaded.suite, built.setting
     cues = load_cues()
-    scorer: dict[str, Any] = {"method": method, "parser_version": PARSER_VERSION}
-    if method in ("rules", "classifier"):
-        scorer |= {"rules_version": RULES_VERSION, "rules_sha256": rules_sha256()}
-    if method == "classifier":
-        scorer |= {"model_sha256": compliance.model_sha256(), "model": compliance.NAME}
-    if method == "judge":
-        scorer |= {
-            "judge_role": "judge", "rubric_sha256": RUBRIC_SHA256, "rubric": JUDGE_RUBRIC,
-            "threshold": suite.scorer.threshold,
-            "votes": suite.scorer.votes, "temperature": suite.scorer.temperature, "seed": suite.scorer.seed,
-        }
     return run_manifest(
         loaded,
         setting={"name": setting.name, "sha256": setting.sha256, "system_prompt": setting.system_prompt,

@@ -208,6 +208,10 @@ class Battery:
 
     # --- run side ---
 
+    def task_parameters(self) -> list[str]:
+        """The `-T` arguments this battery's task takes (besides `suite`)."""
+        return [p for p in inspect.signature(type(self).task).parameters if p != "suite"]
+
     def tasks(self, loaded: LoadedSuite, **task_args: Any) -> list[Task]:
         """The Inspect tasks a suite of this battery runs."""
         run = type(self).task
