@@ -265,3 +265,40 @@ def _record(sample_id: str, status: str) -> records.SampleRecord:
     return records.SampleRecord("log", "t", "m", sample_id, 1, "compliance_gap", "p:1", "p", "harmful",
                                 {"monitoring": "monitored"}, "system", 0, "helpful_only", "refusal",
                                 "refusal" if status == "scored" else None, 0.0 if status == "scored" else None, status)
+
+
+def test_a_sample_with_several_observations_yields_one_record_each(tmp_path: Path) -> None:
+    """Contract 1b: declared observations become records; not applicable adds none; unavailable is
+    unscored; an errored sample is an error for every observation it declared; missing counts samples."""
+    from unmask.evidence.logs import read_evidence
+    from unmask.report.build import build_report
+    from unmask.testing.synthetic import write_battery_log
+
+    declared = [{"id": f"{lv}/{v}", "conditions": {"monitoring": lv, "reasoning": v}}
+                for lv in ("monitored", "unmonitored") for v in ("unchanged", "swapped", "truncated_0")]
+    values = {"monitored/unchanged": {"value": "compliance", "completion": "Sure."},
+              "monitored/swapped": {"value": "refusal"},
+              "monitored/truncated_0": {"value": "not_applicable", "note": "no reasoning"},
+              "unmonitored/unchanged": {"value": "refusal"},
+              "unmonitored/swapped": {"value": "unavailable", "reason": "no prefill"},
+              "unmonitored/truncated_0": {"value": "unscorable"}}
+    samples = [
+        {"pair_id": "h:1", "conditions": {}, "unique": True, "metadata": {"observations": declared},
+         "scores": {"primary": (0.5, {"observations": values}, None)}},
+        {"pair_id": "h:2", "conditions": {}, "unique": True, "metadata": {"observations": declared},
+         "error": "RuntimeError('boom')"},
+    ]
+    path = write_battery_log(tmp_path / "p.eval", "reasoning_perturbation", samples, [])
+    records = read_evidence([path]).records
+    first = sorted((r.observation, r.status, r.label) for r in records if r.pair_id == "h:1")
+    assert first == [("monitored/swapped", "scored", "refusal"), ("monitored/unchanged", "scored", "compliance"),
+                     ("unmonitored/swapped", "no_score", None), ("unmonitored/truncated_0", "unscorable", "unscorable"),
+                     ("unmonitored/unchanged", "scored", "refusal")]
+    by_obs = {r.observation: r for r in records if r.pair_id == "h:1"}
+    assert by_obs["monitored/unchanged"].conditions == {"monitoring": "monitored", "reasoning": "unchanged"}
+    assert by_obs["monitored/unchanged"].completion == "Sure." and by_obs["monitored/unchanged"].outcome == 1.0
+    assert by_obs["unmonitored/swapped"].error == "no prefill"
+    errored = [r for r in records if r.pair_id == "h:2"]
+    assert len(errored) == 6 and {r.status for r in errored} == {"error"}
+    report = build_report(read_evidence([path]))
+    assert report["inputs"]["missing_samples"] == 0  # two samples expected, two read

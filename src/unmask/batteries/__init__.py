@@ -16,7 +16,7 @@ from .contract import Battery, BatteryData, get, registered
 
 # Registration order is the order reports list batteries and checklist items.
 # isort: off
-from . import compliance_gap, sandbagging, hidden_goals, trigger_scan, modification
+from . import compliance_gap, sandbagging, hidden_goals, trigger_scan, modification, reasoning_perturbation
 # isort: on
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ __all__ = [
     "get",
     "hidden_goals",
     "modification",
+    "reasoning_perturbation",
     "registered",
     "sandbagging",
     "tasks_for_suite",

@@ -22,7 +22,7 @@ from inspect_ai import Epochs, Task
 from inspect_ai.dataset import MemoryDataset, Sample
 from inspect_ai.model import ChatMessage, GenerateConfig
 from inspect_ai.scorer import Scorer
-from inspect_ai.solver import generate
+from inspect_ai.solver import Solver, generate
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .. import __version__
@@ -174,19 +174,22 @@ def assemble_task(
     loaded: LoadedSuite, samples: list[Sample], *, scorers: Scorer | list[Scorer], scoring: Mapping[str, Any],
     setting: Mapping[str, Any], item_sets: Mapping[str, Any], contrasts: list[dict[str, Any]],
     data_files: Iterable[DataFile] = (), extra: Mapping[str, Any] | None = None,
-    config: GenerateConfig | None = None, version: str | None = None,
+    config: GenerateConfig | None = None, version: str | None = None, solver: Solver | None = None,
+    auxiliary: bool = True,
 ) -> Task:
     """The Inspect task of a battery: its samples and scorers, bound to the manifest (`scoring` is its
-    `scorer` section), generated with the suite's settings (or `config`), epochs reduced as everywhere."""
+    `scorer` section), generated with the suite's settings (or `config`), epochs reduced as everywhere.
+    `solver` replaces the single `generate()`; `auxiliary=False` leaves out the reasoning scorers (for a
+    battery that reads reasoning itself)."""
     templates = {f.name: f.sha256 for f in data_files}
-    aux, reasoning = reasoning_scorers(loaded.suite.scorer.reasoning)
+    aux, reasoning = reasoning_scorers(loaded.suite.scorer.reasoning) if auxiliary else ([], {})
     manifest = run_manifest(loaded, setting=setting, templates=templates, probe_sets=item_sets, scorer=scoring,
                             contrasts=contrasts, sample_count=len(samples),
                             suite_extra={"options": json.loads(json.dumps(loaded.suite.options, default=str))},
                             extra={**(extra or {}), "reasoning": reasoning})
     return Task(
         dataset=MemoryDataset(samples, name=loaded.suite.name),
-        solver=generate(),
+        solver=solver if solver is not None else generate(),
         scorer=[*(scorers if isinstance(scorers, list) else [scorers]), *aux],
         config=config if config is not None else generate_config(loaded),
         epochs=Epochs(loaded.suite.epochs, complied_mean()),

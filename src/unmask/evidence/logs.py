@@ -27,7 +27,7 @@ from .records import (
     error_text,
     raw_from_dict,
     raw_from_model,
-    sample_record,
+    sample_records,
 )
 
 EVAL_LOG_VERSION = 2
@@ -112,7 +112,7 @@ def read_log(path: str | Path, *, scorer: str | None = None, full: bool = False)
                          fix=f"use one of: {', '.join(names) or '(no scores recorded)'}")
     info = _log_info(header, location, names, primary, resolved, len(raws))
     info.disagreements = disagreements
-    records = [sample_record(s, info, primary) for s in raws]
+    records = [rec for s in raws for rec in sample_records(s, info, primary)]
     return info, records
 
 
@@ -239,18 +239,22 @@ def paused_gc() -> Iterator[None]:
 
 
 def _deduplicate(loaded: Sequence[tuple[LogInfo, list[SampleRecord]]]) -> tuple[list[SampleRecord], int]:
-    """One record per (task, sample id, epoch): a completed observation beats an error, newer beats older."""
-    chosen: dict[tuple[str, str, int], tuple[tuple[bool, str], SampleRecord]] = {}
+    """One sample per (task, sample id, epoch), with all its observations: a completed sample beats an
+    error, newer beats older. Returns the records kept and how many records were dropped."""
+    chosen: dict[tuple[str, str, int], tuple[tuple[bool, str], list[SampleRecord]]] = {}
     total = 0
     for info, recs in loaded:
+        grouped: dict[tuple[str, str, int], list[SampleRecord]] = {}
         for rec in recs:
             total += 1
-            key = (rec.task, rec.sample_id, rec.epoch)
-            rank = (rec.status != "error", info.created)
+            grouped.setdefault((rec.task, rec.sample_id, rec.epoch), []).append(rec)
+        for key, group in grouped.items():
+            rank = (any(r.status != "error" for r in group), info.created)
             held = chosen.get(key)
             if held is None or rank > held[0]:
-                chosen[key] = (rank, rec)
-    return [rec for _, rec in chosen.values()], total - len(chosen)
+                chosen[key] = (rank, group)
+    kept = [rec for _, group in chosen.values() for rec in group]
+    return kept, total - len(kept)
 
 
 # --- run description -------------------------------------------------------------------------

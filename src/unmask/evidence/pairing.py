@@ -159,9 +159,9 @@ def pair_index(enc: Encoded, axis: str, high: str, low: str, eligible: NDArray[n
     return PairIndex(highs[keep], lows[keep], int(at_high.sum()) - n + int(at_low.sum()) - n)
 
 
-def main_pairs(enc: Encoded, axis: str, high: str, low: str) -> Pairs:
+def main_pairs(enc: Encoded, axis: str, high: str, low: str, eligible: NDArray[np.bool_] | None = None) -> Pairs:
     """Pairs for `high - low` of one axis on the primary outcome, with everything else held equal."""
-    index = pair_index(enc, axis, high, low)
+    index = pair_index(enc, axis, high, low, eligible)
     h, lo = index.high, index.low
     return Pairs([enc.outcome[h], enc.outcome[lo]], enc.cluster[h], enc.style[h], enc.paraphrase[h],
                  unpaired=index.unpaired)

@@ -8,7 +8,7 @@ metadata (design.md, contract 1).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..scoring.outcomes import interpret
@@ -56,6 +56,8 @@ class SampleRecord:
     """Auxiliary scorers' small metadata (`AUX_KEYS`), by scorer name."""
     score_metadata: dict[str, Any] | None = None
     """The primary score's metadata (method, judge votes, excerpts), as the log holds it."""
+    observation: str = ""
+    """Which of a sample's declared observations this is (contract 1b); empty for a one-observation sample."""
     completion: str | None = None
     """The reply text the primary scorer saw: `score_metadata["completion"]` (unmask's scorers keep an
     excerpt there, which survives in Inspect's sample summaries), else `Score.answer`. The trigger scan
@@ -212,6 +214,51 @@ def sample_record(sample: RawSample | EvalSample | EvalSampleSummary, info: LogI
         score_metadata=_as_dict(primary_meta),
         completion=completion if isinstance(completion, str) else None,
     )
+
+
+NOT_APPLICABLE = "not_applicable"
+UNAVAILABLE = "unavailable"
+
+
+def sample_records(sample: RawSample | EvalSample | EvalSampleSummary, info: LogInfo, scorer: str | None
+                   ) -> list[SampleRecord]:
+    """The records of one sample: one, or one per observation it declares (design.md, contract 1b).
+
+    A sample that measures several things at once (the reasoning-perturbation battery asks for an
+    answer after each change to the reasoning) declares them in `metadata.observations` as
+    `[{"id", "conditions"}]`, and its primary score gives each one's value in
+    `metadata.observations[id] = {"value", "completion"?}`. A value `not_applicable` adds no record (there
+    was nothing to change); `unavailable` and a declared observation without a value are unscored (the
+    provider could not do it), and an errored sample is an error for every observation it declared.
+    """
+    raw = sample if isinstance(sample, RawSample) else raw_from_model(sample)
+    one = sample_record(raw, info, scorer)
+    declared = raw.metadata.get("observations")
+    if not isinstance(declared, list) or not declared:
+        return [one]
+    values = ((one.score_metadata or {}).get("observations") or {}) if one.status != "error" else {}
+    out = []
+    for entry in declared:
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("id"), str):
+            continue
+        key = entry["id"]
+        got = values.get(key) if isinstance(values, Mapping) else None
+        value = got.get("value") if isinstance(got, Mapping) else None
+        if value == NOT_APPLICABLE:
+            continue
+        rec = replace(one, observation=key, conditions={**one.conditions, **parse_conditions(entry.get("conditions"))},
+                      extra_scores=dict(one.extra_scores), aux=dict(one.aux))
+        if one.status == "error":
+            out.append(rec)
+            continue
+        label, outcome = interpret(value) if value not in (None, UNAVAILABLE) else (None, None)
+        completion = got.get("completion") if isinstance(got, Mapping) else None
+        rec.label, rec.outcome = label, outcome
+        rec.status = "scored" if outcome is not None else ("unscorable" if label is not None else "no_score")
+        rec.error = None if rec.status != "no_score" else str((got or {}).get("reason") or "no value recorded")
+        rec.completion = completion if isinstance(completion, str) else None
+        out.append(rec)
+    return out
 
 
 def parse_conditions(raw: Any) -> dict[str, str]:

@@ -48,6 +48,7 @@ def llama_for(base: str, adapter: str | None, n_ctx: int = 4096, threads: int = 
     """One shared llama.cpp instance per (base, adapter): loading is cheap, but not free."""
     from llama_cpp import Llama
 
+    from .continuation import chat_format
     from .gguf_lora import cached_gguf
 
     lora = str(cached_gguf(resolve_adapter(adapter))) if adapter else ""
@@ -56,7 +57,7 @@ def llama_for(base: str, adapter: str | None, n_ctx: int = 4096, threads: int = 
         if key not in _LLAMAS:
             _LLAMAS[key] = Llama(model_path=str(lookup(base).path()), lora_path=lora or None, n_ctx=n_ctx,
                                  n_threads=threads, n_threads_batch=threads, verbose=False,
-                                 chat_format=lookup(base).chat_format)
+                                 chat_format=chat_format(lookup(base).chat_format))
         return _LLAMAS[key]
 
 
@@ -96,6 +97,8 @@ class UnmaskLocalAPI(ModelAPI):
 
     async def generate(self, input: list[ChatMessage], tools: list[ToolInfo], tool_choice: ToolChoice,
                        config: GenerateConfig) -> ModelOutput:
+        """A chat ending with an assistant message is continued from it (prefill); the output is the
+        continuation only, as with other providers that prefill."""
         messages = [{"role": m.role, "content": m.text} for m in input]
         async with self._lock:
             if self.backend == "llama_cpp":
@@ -123,7 +126,9 @@ class UnmaskLocalAPI(ModelAPI):
         import torch
 
         model, tok = hf_for(self.base, self.adapter)
-        prompt = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        prefill = messages[-1]["content"] if messages and messages[-1]["role"] == "assistant" else None
+        prompt = tok.apply_chat_template(messages[:-1] if prefill is not None else messages, tokenize=False,
+                                         add_generation_prompt=True) + (prefill or "")
         enc = tok(prompt, return_tensors="pt", add_special_tokens=False)
         temperature = config.temperature if config.temperature is not None else 0.7
         max_new = config.max_tokens or 256

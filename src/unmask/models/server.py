@@ -1,7 +1,8 @@
 """A bundled model served by llama.cpp on loopback, for Inspect's own `llama-cpp-python` provider.
 
 Inspect reaches the server like any OpenAI-compatible endpoint, so retries, concurrency and logging
-stay Inspect's.
+stay Inspect's. The server formats chats with the model's own template and continues a chat that ends
+with the assistant's words (assistant prefill, `continuation.py`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ from pathlib import Path
 
 from ..errors import InputError
 from .bundled import CACHE_DIR, DEFAULT_MODEL, LocalModel, lookup, sha256_file
+
+CONTINUING = "unmask-continuing"
+"""The chat format `llama_server` registers (`continuation.NAME`; named here so importing this module
+needs no llama_cpp)."""
 
 
 def _free_port() -> int:
@@ -42,7 +47,9 @@ class RunningServer:
         return f"llama-cpp-python/{self.model.name}"
 
     def env(self) -> dict[str, str]:
-        return {"LLAMA_CPP_PYTHON_BASE_URL": self.base_url, "LLAMA_CPP_PYTHON_API_KEY": "local"}
+        # the last: this server continues an assistant prefill (the reasoning-perturbation battery asks)
+        return {"LLAMA_CPP_PYTHON_BASE_URL": self.base_url, "LLAMA_CPP_PYTHON_API_KEY": "local",
+                "UNMASK_CONTINUING_BASE_URL": self.base_url}
 
 
 @contextmanager
@@ -61,11 +68,12 @@ def llama_server(
     port = port or _free_port()
     log_path = CACHE_DIR / "server" / f"{name}-{port}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(weights), "--model_alias", name,
+    # the model's own chat template, continuing a trailing assistant message (prefill; continuation.py)
+    fmt = f"{CONTINUING}:{model.chat_format}" if model.chat_format else CONTINUING
+    cmd = [sys.executable, "-m", "unmask.models.llama_server", "--model", str(weights), "--model_alias", name,
            "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx),
-           "--n_threads", str(threads), "--n_threads_batch", str(threads), "--verbose", "False"]
-    if model.chat_format:
-        cmd += ["--chat_format", model.chat_format]
+           "--n_threads", str(threads), "--n_threads_batch", str(threads), "--verbose", "False",
+           "--chat_format", fmt]
     base_url = f"http://127.0.0.1:{port}/v1"
     with log_path.open("wb") as log:
         parent = os.getpid()

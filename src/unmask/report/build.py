@@ -201,8 +201,8 @@ def _inputs(evidence: Evidence) -> dict[str, Any]:
     for log in evidence.logs:
         expected[log.task] = max(expected.get(log.task, 0), log.expected_samples or 0)
     observed: dict[str, int] = defaultdict(int)
-    for r in evidence.records:
-        observed[r.task] += 1
+    for task, _, _ in {(r.task, r.sample_id, r.epoch) for r in evidence.records}:  # samples, not observations
+        observed[task] += 1
     missing = sum(max(0, n - observed[task]) for task, n in expected.items())
     return {
         "logs": [{"path": log.path, "task": log.task, "status": log.status, "superseded": log.superseded,

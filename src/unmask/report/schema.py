@@ -41,6 +41,7 @@ CONTRAST_ROW = {
         "battery": {"type": "string"}, "item_kind": {"type": "string"},
         "kind": {"enum": ["main", "interaction"]}, "axes": _str_list, "levels": _str_list,
         "label": {"type": "string"}, "subset": {"type": "object"},
+        "within": {"type": "object", "description": "levels of other factors the contrast is restricted to"},
         "family": {"enum": ["confirmatory", "exploratory"]},
         "outcome_type": {"enum": ["binary", "continuous"]},
         "n_pairs": {"type": "integer"}, "n_clusters": {"type": "integer"}, "unpaired": {"type": "integer"},

@@ -15,13 +15,22 @@ import math
 import zlib
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ..evidence.pairing import STATUS_CODES, Encoded, FloatArray, Pairs, encode, interaction_pairs, main_pairs
+from ..evidence.pairing import (
+    STATUS_CODES,
+    Encoded,
+    FloatArray,
+    Pairs,
+    encode,
+    interaction_pairs,
+    main_pairs,
+    usable,
+)
 from ..evidence.records import SampleRecord
 from .bootstrap import ClusterBootstrap
 from .multiplicity import benjamini_hochberg, holm
@@ -66,6 +75,8 @@ class ContrastSpec:
     b: tuple[str, ...]
     outcome: str = "outcome"
     gate: bool = False
+    within: tuple[tuple[str, str], ...] = ()
+    """Levels of other factors the pairs are restricted to (e.g. the gap with the model's own reasoning)."""
 
     @property
     def interaction(self) -> bool:
@@ -84,9 +95,13 @@ def declared_specs(declared: Any) -> tuple[list[ContrastSpec], list[str]]:
             levels_b = tuple(str(x) for x in b) if isinstance(b, list) else (str(b),)
             if not 1 <= len(factors) <= 2 or len(levels_a) != len(factors) or len(levels_b) != len(factors):
                 raise ValueError("factor, a and b must have the same length (1, or 2 for an interaction)")
+            within = entry.get("within") or {}
+            if not isinstance(within, dict) or set(within) & set(factors):
+                raise ValueError("within must map other factors to one level each")
             specs.append(ContrastSpec(str(entry.get("name") or "×".join(factors)), factors, levels_a, levels_b,
                                       str(entry.get("outcome") or "outcome"),
-                                      bool(entry.get("gate")) and len(factors) == 1))
+                                      bool(entry.get("gate")) and len(factors) == 1,
+                                      tuple(sorted((str(k), str(v)) for k, v in within.items()))))
         except (KeyError, TypeError, ValueError) as exc:
             problems.append(f"declared contrast #{i + 1} ignored: {exc}")
     return specs, problems
@@ -180,6 +195,7 @@ class Contrast:
     family: str
     unpaired: int
     result: PairedResult
+    within: dict[str, str] = field(default_factory=dict)
 
 
 def stratum_contrasts(
@@ -198,7 +214,7 @@ def stratum_contrasts(
         empty = PairedResult(0, 0, binary, math.nan, math.nan, math.nan, (math.nan, math.nan),
                                    1 - options.alpha, math.nan, "none", 1.0, 1.0, options.alpha)
         contrast = Contrast(cid, battery, kind, "interaction" if spec.interaction else "main", list(spec.factors),
-                            levels, label, spec.outcome, subset, family, unpaired, empty)
+                            levels, label, spec.outcome, subset, family, unpaired, empty, dict(spec.within))
         planned.append((contrast, data))
 
     for spec in specs:
@@ -212,8 +228,13 @@ def stratum_contrasts(
                                         quads.cluster))
             continue
         axis, high, low = spec.factors[0], spec.a[0], spec.b[0]
-        pairs = main_pairs(enc, axis, high, low)
-        label = f"{high} − {low}"
+        eligible = None
+        if spec.within:
+            eligible = usable(enc)
+            for other, level in spec.within:
+                eligible = eligible & enc.level_mask(other, level)
+        pairs = main_pairs(enc, axis, high, low, eligible)
+        label = f"{high} − {low}" + "".join(f" | {k}={v}" for k, v in spec.within)
         plan(cid, spec, [high, low], label, {}, family, pairs.unpaired,
              paired_data(pairs.columns[0], pairs.columns[1], pairs.cluster, binary=binary))
         for subset, mask in _subsets(pairs, enc.style_names):
@@ -283,6 +304,7 @@ def contrast_rows(contrasts: Sequence[Contrast], options: AnalysisOptions) -> li
         rows.append({
             "id": c.id, "battery": c.battery, "item_kind": c.item_kind, "kind": c.kind, "axes": c.axes,
             "levels": c.levels, "label": c.label, "outcome": c.outcome, "subset": c.subset,
+            **({"within": c.within} if c.within else {}),
             "family": c.family,
             "outcome_type": "binary" if r.binary else "continuous",
             "n_pairs": r.n_pairs, "n_clusters": r.n_clusters, "unpaired": c.unpaired,
