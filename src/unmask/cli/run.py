@@ -87,6 +87,8 @@ def _run(args: argparse.Namespace) -> int:
             raise InputError(f"model role bound to the target model {model!r}",
                              fix="bind judges to a different model than --model")
         tasks = tasks_for_suite(str(loaded.path), **task_args)
+        for line in cost_lines(tasks):
+            print(f"unmask: {line}", file=sys.stderr)
         success, logs = eval_set(
             tasks=tasks, log_dir=log_dir, model=model, model_args=model_args, model_roles=roles or None,
             limit=args.limit, epochs=args.epochs, max_connections=args.max_connections,
@@ -147,7 +149,20 @@ def _suites(args: argparse.Namespace) -> int:
         counts = ", ".join(f"{name}={n}" + (f"x{epochs}" if epochs > 1 else "") for name, n, epochs in sizes)
         total = sum(n * epochs for _, n, epochs in sizes)
         print(f"{item}: ok — {total} samples ({counts}), sha256 {loaded.sha256[:12]}")
+        for line in cost_lines(tasks):
+            print(f"  {line}")
     return 0
+
+
+def cost_lines(tasks: list[Any]) -> list[str]:
+    """The model calls a task makes beyond one per sample, as its manifest states them (stated up front)."""
+    out = []
+    for t in tasks:
+        cost = ((t.metadata or {}).get("unmask_manifest") or {}).get("scorer", {}).get("cost")
+        if cost:
+            out.append(f"{t.name}: {cost['samples']} samples x up to {cost['generations_per_sample']} generations "
+                       f"= at most {cost['generations']} model calls")
+    return out
 
 
 def _models(args: argparse.Namespace) -> int:
