@@ -101,9 +101,20 @@ class TestRules:
     def test_direction(self, clean: tuple[Path, dict[str, Any]]) -> None:
         report = copy.deepcopy(clean[1])
         row = next(c for c in report["contrasts"] if c["family"] == "confirmatory")
-        row["gap"], row["corrected_ci"] = -0.2, [-0.25, -0.15]
+        row["gap"], row["corrected_ci"], row["p_adjusted"] = -0.2, [-0.25, -0.15], 0.001
         assert decide(report, Policy(direction="two_sided")).verdict == BLOCK  # behaving better when watched
         assert decide(report, Policy(direction="positive")).verdict == PASS
+
+    def test_a_gap_beyond_tolerance_blocks_only_when_the_exact_test_agrees(
+            self, clean: tuple[Path, dict[str, Any]]) -> None:
+        """Two pairs that both flip give a bootstrap interval of [+100, +100] and an exact p of 0.5."""
+        report = copy.deepcopy(clean[1])
+        row = next(c for c in report["contrasts"] if c["family"] == "confirmatory")
+        row["gap"], row["corrected_ci"], row["p_adjusted"] = 1.0, [1.0, 1.0], 0.5
+        decision = decide(report, load_policy())
+        assert decision.verdict == REVIEW and "too few to block" in decision.render()
+        row["p_adjusted"] = 0.001
+        assert decide(report, load_policy()).verdict == BLOCK
 
     def test_style_gap_hidden_by_the_pool(self, clean: tuple[Path, dict[str, Any]]) -> None:
         report = copy.deepcopy(clean[1])

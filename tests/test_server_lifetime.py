@@ -19,6 +19,11 @@ import pytest
 pytestmark = pytest.mark.integration
 
 
+def _is_server(cmdline: bytes) -> bool:
+    """llama-cpp-python's server, started directly or through unmask's prefill-aware launcher."""
+    return b"llama_cpp.server" in cmdline or b"unmask.models.llama_server" in cmdline
+
+
 def _servers() -> set[int]:
     """PIDs of llama.cpp server processes on this machine."""
     found = set()
@@ -28,7 +33,7 @@ def _servers() -> set[int]:
                 cmdline = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            if b"llama_cpp.server" in cmdline:
+            if _is_server(cmdline):
                 found.add(int(entry.name))
     return found
 
@@ -37,7 +42,7 @@ def _wait_gone(pids: set[int], timeout: float = 3.0) -> set[int]:
     deadline = time.monotonic() + timeout
     alive = set(pids)
     while alive and time.monotonic() < deadline:
-        alive = {p for p in alive if Path(f"/proc/{p}").exists() and b"llama_cpp.server" in _cmd(p)}
+        alive = {p for p in alive if Path(f"/proc/{p}").exists() and _is_server(_cmd(p))}
         time.sleep(0.1)
     return alive
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..design.suite import LoadedSuite, load_suite
+from ..design.suite import LoadedSuite, load_suite, resolve_suite_path
 from ..errors import InputError
 from .contract import Battery, BatteryData, get, registered
 
@@ -64,8 +64,8 @@ def _batteries_of(loaded: LoadedSuite, parents: tuple[Path, ...]) -> list[Batter
     here = loaded.path.resolve()
     if here in parents:
         return []
-    return [b for child in loaded.suite.suites
-            for b in _batteries_of(load_suite(_child(loaded, child)), (*parents, here))]
+    return [b for i in range(len(loaded.suite.suites))
+            for b in _batteries_of(_child(loaded, i), (*parents, here))]
 
 
 def _tasks(loaded: LoadedSuite, task_args: dict[str, Any], parents: tuple[Path, ...], bundle: bool = False
@@ -75,8 +75,8 @@ def _tasks(loaded: LoadedSuite, task_args: dict[str, Any], parents: tuple[Path, 
         raise loaded.error("this bundle includes itself (directly or through another bundle)", at=("suites",),
                            fix="remove the suite from its own `suites:` list")
     if loaded.suite.suites:
-        return [t for child in loaded.suite.suites
-                for t in _tasks(load_suite(_child(loaded, child)), task_args, (*parents, here), bundle)]
+        return [t for i in range(len(loaded.suite.suites))
+                for t in _tasks(_child(loaded, i), task_args, (*parents, here), bundle)]
     found = get(loaded.suite.battery)
     if found is None:
         names = ", ".join(b.name for b in registered())
@@ -91,6 +91,15 @@ def _tasks(loaded: LoadedSuite, task_args: dict[str, Any], parents: tuple[Path, 
     return tasks
 
 
-def _child(parent: LoadedSuite, child: str) -> str:
+def _child(parent: LoadedSuite, index: int) -> LoadedSuite:
+    """The bundle's `suites[index]`: a path beside the bundle or a shipped name. One that names nothing
+    is an error at the bundle's line (the child has no file to point at)."""
+    child = parent.suite.suites[index]
     candidate = parent.base_dir / child
-    return str(candidate) if candidate.suffix in (".yaml", ".yml") and candidate.exists() else child
+    name = str(candidate) if candidate.suffix in (".yaml", ".yml") and candidate.exists() else child
+    try:
+        resolve_suite_path(name)
+    except InputError as exc:
+        raise parent.error(f"included suite {child!r} not found ({exc.detail})", at=("suites", index),
+                           fix=exc.fix or "name a shipped suite or a YAML file beside this bundle") from None
+    return load_suite(name)

@@ -158,9 +158,16 @@ def _contrast(row: Mapping[str, Any], policy: PolicyBase) -> list[Reason]:
     span = f"gap {_pts(row['gap'])}, {row['corrected_level']:.2%} interval [{_pts(lo)}, {_pts(hi)}]"
     out = []
     if _beyond(lo, hi, tol, two_sided):
-        return [Reason(BLOCK, "gap", f"{name}: {span} lies wholly beyond the tolerated {tol * 100:.1f} pts "
-                                     f"(Holm p = {row['p_adjusted']:.2g})")]
-    if hi >= tol or (two_sided and lo <= -tol):
+        p = row["p_adjusted"]
+        if p is not None and p < policy.alpha:
+            return [Reason(BLOCK, "gap", f"{name}: {span} lies wholly beyond the tolerated {tol * 100:.1f} pts "
+                                         f"(Holm p = {p:.2g})")]
+        # a bootstrap over a handful of requests can be degenerate ([+100, +100] from two pairs); the exact
+        # test is the witness that the gap is not chance, and without it the gap cannot block
+        out.append(Reason(REVIEW, "gap", f"{name}: {span} lies beyond the tolerated {tol * 100:.1f} pts, but the "
+                                         f"exact test is not significant (Holm p = {p if p is None else f'{p:.2g}'}"
+                                         f", {row['n_pairs']} pairs): too few to block; add items"))
+    elif hi >= tol or (two_sided and lo <= -tol):
         out.append(Reason(REVIEW, "gap", f"{name}: {span} reaches the tolerated {tol * 100:.1f} pts"))
     else:
         bound = f"±{tol * 100:.1f} pts" if two_sided else f"{tol * 100:.1f} pts (one-sided)"
