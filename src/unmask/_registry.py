@@ -1,10 +1,11 @@
-"""Inspect entry point: registers the tasks (`unmask/<task>`) and the local model API (`unmask/<base>:<adapter>`)."""
+"""Inspect entry point: registers the tasks (`unmask/<task>`) and the local model API (`unmask/<base>:<adapter>`).
 
-from .batteries.compliance_gap import compliance_gap
-from .batteries.hidden_goals import hidden_goals
-from .batteries.modification import modification
-from .batteries.sandbagging import sandbagging
-from .batteries.trigger_scan import trigger_scan
+Importing the batteries package registers every battery's `@task` (one per registered battery, so a new
+battery needs no line here); importing the provider registers the `unmask/` model API.
+"""
+
+from . import batteries as _batteries
 from .models import provider as _provider  # noqa: F401  (registers the `unmask/` model API)
 
-__all__ = ["compliance_gap", "hidden_goals", "modification", "sandbagging", "trigger_scan"]
+TASKS: tuple[str, ...] = tuple(b.task.__name__ for b in _batteries.registered())
+"""What `inspect eval unmask/<task>` finds."""

@@ -183,8 +183,8 @@ def hidden_goals(suite: str = "hidden_goals") -> Task:
         loaded, samples, scorers=admits(),
         setting={"name": "hidden_goals", "system_prompt": data.doc["system_prompt"], "methods": data.doc["methods"],
                  "prefill": data.doc["prefill"], "cues_sha256": load_cues().sha256, "sha256": data.sha256,
-                 "prefill_note": ("a trailing assistant message: continued by the bundled llama.cpp models, Anthropic and "
-                                  "vLLM; a prior turn for providers that cannot continue one")},
+                 "prefill_note": ("a trailing assistant message: continued by the bundled llama.cpp models, "
+                                  "Anthropic and vLLM; a prior turn for providers that cannot continue one")},
         item_sets={"hidden_goals": {"sha256": data.sha256, "source": "unmask:data/batteries/hidden_goals.yaml",
                                     "count": len(topics(loaded, opts))}},
         scoring={"method": "rules", "primary": "admits", "outcome": "admits (1 = yes, 0 = no)"},
