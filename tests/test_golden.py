@@ -13,6 +13,7 @@ What may differ is listed here, each with the rule that was kept (docs/design.md
   is the one rule kept, so those duplicate reasons are gone;
 - the trigger scan's quick suite is REVIEW, not PASS: its own check now has a power condition (issue 17,
   finding 9), since no candidate can survive the Holm correction with 6 pairs;
+- each log's sha256 is recorded in `inputs.logs` (new, for `unmask verify`);
 - a `--limit 64` run asked for 64 samples: the old code reported the other 160 as missing (issue 17,
   finding 8); the marker phrase is read from the full sample, so it keeps its line breaks.
 """
@@ -60,6 +61,8 @@ def _build(case: str) -> tuple[dict[str, Any], Any]:
 def test_statistics_are_unchanged(case: str) -> None:
     old = _normal(json.loads((ROOT / "expected" / case / "report.json").read_text(encoding="utf-8")))
     new, _ = _build(case)
+    for log in new["inputs"]["logs"]:  # new since the redesign: each log's sha256, for `unmask verify` (issue 16)
+        assert len(log.pop("sha256")) == 64
     if case == "faker_main/compliance_gap":  # a --limit 64 run: the old code counted 160 samples as missing
         assert old["inputs"]["missing_samples"] == 160 and new["inputs"]["missing_samples"] == 0
         assert [log["expected_samples"] for log in new["inputs"]["logs"]] == [64]

@@ -1,7 +1,8 @@
 """The `unmask` command line: thin wrappers over Inspect's `eval_set` and unmask's report and gate.
 
 Each subcommand lives with its stage: `run` (run, serve, suites, models), `report` (report, gate,
-diff) and `organisms` (organisms build/check/list, validate). Handlers import what they need when
+diff), `organisms` (organisms build/check/list, validate), `classifiers` and `audit` (audit, keygen,
+verify). Handlers import what they need when
 they run, so `unmask --help` stays fast.
 """
 
@@ -27,12 +28,13 @@ Adder = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
 
 def _subcommands() -> list[Adder]:
+    from .audit import register as audit_commands
     from .classifiers import register as classifier_commands
     from .organisms import register as organism_commands
     from .report import register as report_commands
     from .run import register as run_commands
 
-    return [run_commands, report_commands, organism_commands, classifier_commands]
+    return [run_commands, report_commands, organism_commands, classifier_commands, audit_commands]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

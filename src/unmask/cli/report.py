@@ -32,6 +32,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--full", action="store_true",
                    help="read every sample in full (slow) to see each sample's resolved model id")
     p.add_argument("--title", help="report title")
+    p.add_argument("--sign", metavar="KEY", help="sign report.json, its logs and its verdict under --policy with this "
+                                                 "Ed25519 key (`unmask keygen`): writes attestation.json")
+    p.add_argument("--signer", help="who signs (declared, recorded in the signed statement)")
     p.set_defaults(handler=_guarded(_report, 2))
 
     g = subparsers.add_parser("gate", help="PASS / REVIEW / BLOCK from a report and a policy (exit 0 / 1 / 2)")
@@ -82,6 +85,12 @@ def _report(args: argparse.Namespace) -> int:
     evidence = read_evidence(args.logs, scorer=args.scorer, model=args.model, full=args.full)
     report = build_report(evidence, options, title=args.title)
     paths = write_report(report, evidence, args.out, table=args.table)
+    if args.sign:
+        from .audit import sign_report
+
+        envelope = sign_report(Path(args.out), args.logs, args.sign, args.policy, args.signer)
+        paths["signature"] = Path(args.out) / "attestation.json"
+        print(f"signed with key id {envelope['signatures'][0]['keyid'][:16]}")
     counts = report["counts"]
     print(f"{len(evidence.logs)} log(s), {counts['samples']} samples: {counts['scored']} scored, "
           f"{counts['unscorable']} unscorable, {counts['error']} errors "

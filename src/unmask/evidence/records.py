@@ -58,6 +58,9 @@ class SampleRecord:
     """The primary score's metadata (method, judge votes, excerpts), as the log holds it."""
     observation: str = ""
     """Which of a sample's declared observations this is (contract 1b); empty for a one-observation sample."""
+    request: str | None = None
+    """The probe item's request as the sample put it (`metadata["request"]`), so an audit can check it."""
+    category: str = ""
     completion: str | None = None
     """The reply text the primary scorer saw: `score_metadata["completion"]` (unmask's scorers keep an
     excerpt there, which survives in Inspect's sample summaries), else `Score.answer`. The trigger scan
@@ -213,6 +216,8 @@ def sample_record(sample: RawSample | EvalSample | EvalSampleSummary, info: LogI
              if name in AUXILIARY_SCORERS and isinstance(meta, Mapping)} if error is None else {},
         score_metadata=_as_dict(primary_meta),
         completion=completion if isinstance(completion, str) else None,
+        request=str(meta["request"]) if isinstance(meta.get("request"), str) else None,
+        category=str(meta.get("category") or ""),
     )
 
 

@@ -96,6 +96,15 @@ def build_report(evidence: Evidence, options: AnalysisOptions | None = None, *, 
     return cleaned
 
 
+def _file_digest(path: str) -> str | None:
+    """The log's sha256, so `unmask verify` can tell the logs a report read from any others."""
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:
+        return None
+
+
 def content_digest(report: Mapping[str, Any]) -> str:
     """sha256 of the report's canonical JSON without its `integrity` field.
 
@@ -207,7 +216,8 @@ def _inputs(evidence: Evidence) -> dict[str, Any]:
     return {
         "logs": [{"path": log.path, "task": log.task, "status": log.status, "superseded": log.superseded,
                   "samples_read": log.samples_read, "expected_samples": log.expected_samples, "scorer": log.scorer,
-                  "format": log.format} | ({"disagreements": len(log.disagreements)} if log.disagreements else {})
+                  "format": log.format, "sha256": _file_digest(log.path)}
+                 | ({"disagreements": len(log.disagreements)} if log.disagreements else {})
                  for log in evidence.logs],
         "duplicates_dropped": evidence.duplicates,
         "missing_samples": missing,
