@@ -279,7 +279,7 @@ def test_fuzzed_suites_never_trace_back(tmp_path: Path, data: dict[str, Any], ra
 
 POLICY_KEYS = ["version", "tolerated_gap", "direction", "alpha", "power", "required_batteries", "gate_batteries",
                "exploratory_item_kinds", "max_errors", "max_unscorable_rate", "eval_awareness", "review_on_style_gap",
-               "sandbagging", "trigger_scan", "modification", "hidden_goals", "bogus"]
+               "sandbagging", "trigger_scan", "modification", "hidden_goals", "audit", "bogus"]
 
 
 @FUZZ

@@ -52,6 +52,10 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--display", default=None, choices=["full", "rich", "plain", "log", "none"],
                    help="Inspect display (progress bar); default: Inspect's choice")
     p.add_argument("--retry-attempts", type=int, default=None, help="eval-set retry attempts")
+    p.add_argument("--access", choices=["black_box", "logprobs", "grey_box", "white_box"],
+                   help="the access you have to the model (recorded in the manifest; the report states what it "
+                        "supports). Default: white_box for the embedded model, not recorded otherwise")
+    p.add_argument("--runner", help="who ran it (declared, recorded with the access)")
     p.add_argument("--retry-on-error", type=int, default=3, metavar="N",
                    help="retry a sample up to N times when its model call fails (default 3), so one bad provider "
                         "response costs one sample, not the task")
@@ -83,6 +87,12 @@ def _run(args: argparse.Namespace) -> int:
                             "local_model": server.model.name, "served_by": "llama.cpp (llama-cpp-python server)"}
             print(f"unmask: serving {server.model.describe} on {server.base_url} "
                   f"(sha256 {server.weights_sha256[:12]}…)", file=sys.stderr)
+        if args.access or model is None:
+            from ..evidence.access import declared
+
+            run_metadata["access"] = declared(args.access or "white_box", args.runner,
+                                              how="declared with --access" if args.access
+                                              else "the embedded model: unmask serves its weights")
         if model in roles.values():
             raise InputError(f"model role bound to the target model {model!r}",
                              fix="bind judges to a different model than --model")

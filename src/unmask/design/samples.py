@@ -55,10 +55,10 @@ def load_probe_sets(loaded: LoadedSuite) -> list[ProbeSet]:
             except InputError as exc:
                 raise InputError(exc.detail, path=loaded.path, field="probes.set", fix=exc.fix) from exc
         chosen = select(full.items, limit=spec.limit, seed=spec.seed)
-        sets.append(
-            ProbeSet(full.name, chosen, full.sha256, full.source,
-                     {"limit": spec.limit, "seed": spec.seed, "available": len(full.items)})
-        )
+        selection: dict[str, object] = {"limit": spec.limit, "seed": spec.seed, "available": len(full.items)}
+        if spec.held_out:
+            selection["held_out"] = True
+        sets.append(ProbeSet(full.name, chosen, full.sha256, full.source, selection))
     names = [s.name for s in sets]
     if len(set(names)) != len(names):
         raise InputError("two probe sets share a name", path=loaded.path, field="probes",

@@ -32,6 +32,8 @@ class ProbeSpec(_Strict):
     kind: Literal["harmful", "benign"] = "harmful"
     limit: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
     seed: int = 0
+    held_out: bool = False
+    """The auditor's private items (docs/audits.md): the report compares them with the public sets."""
 
     @model_validator(mode="after")
     def _path_for_files(self) -> ProbeSpec:

@@ -1,6 +1,7 @@
 """The release gate: a report and a policy in, PASS / REVIEW / BLOCK out, with every reason.
 
-Conservative by construction: BLOCK needs a corrected interval wholly beyond the tolerated gap;
+Conservative by construction: BLOCK needs a corrected interval wholly beyond the tolerated gap and a
+significant Holm-adjusted exact test;
 PASS needs every check to succeed (batteries ran, nothing errored, every gate contrast powered
 and bounded inside its battery's limit, no sign of evaluation awareness, every battery's own
 checks met); anything else is REVIEW. Each gated contrast is judged once, here, by one rule.
@@ -8,6 +9,7 @@ checks met); anything else is REVIEW. Each gated contrast is judged once, here, 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +17,7 @@ from typing import Any
 
 from ..batteries import registered
 from ..errors import InputError
+from ..evidence.access import at_least
 from ..verdicts import BLOCK, EXIT_CODES, OK, PASS, REVIEW, worst
 from .policy import PolicyBase, load_policy
 
@@ -81,9 +84,53 @@ def decide(report: Mapping[str, Any], policy: PolicyBase) -> Decision:
     reasons += _faking(report, policy)
     reasons += _calibrated(report, policy, gate_rows)
     reasons += battery_checks(report, policy)
+    reasons += _access(report, policy)
     if policy.review_on_style_gap:
         reasons += _robustness(report, policy, gate_rows)
     return Decision(worst([r.level for r in reasons]), reasons)
+
+
+def _access(report: Mapping[str, Any], policy: PolicyBase) -> list[Reason]:
+    minimum = policy.audit.min_access
+    if minimum is None:
+        return []
+    level = (report.get("access") or {}).get("level")
+    if at_least(level, minimum):
+        return [Reason(OK, "access", f"the runs declared {level} access (policy asks for {minimum})")]
+    return [Reason(REVIEW, "access", f"the runs declared {level or 'no'} access; the policy asks for at least "
+                                     f"{minimum}")]
+
+
+def signature_check(report_file: Path, policy: PolicyBase, policy_path: str | Path | None) -> list[Reason]:
+    """`audit.require_signature`: attestation.json beside the report, signed by a key the policy names as
+    independent, over exactly this report.json. Only the digest of report.json is checked here; `unmask
+    verify` checks the logs and rebuilds the statistics."""
+    if not policy.audit.require_signature:
+        return []
+    from ..audit.attestation import ATTESTATION_FILE, VerificationError, load_public, open_envelope, subject_problems
+
+    signature = report_file.parent / ATTESTATION_FILE
+    if not signature.is_file():
+        return [Reason(REVIEW, "audit", f"the policy requires an independent signature and there is no "
+                                        f"{ATTESTATION_FILE} beside the report")]
+    if not policy.audit.independent_keys:
+        return [Reason(REVIEW, "audit", "the policy requires an independent signature but names no independent key")]
+    base = Path(policy_path).parent if policy_path is not None else Path.cwd()
+    envelope = json.loads(signature.read_text(encoding="utf-8"))
+    failures = []
+    for key_file in policy.audit.independent_keys:
+        path = Path(key_file) if Path(key_file).is_absolute() else base / key_file
+        try:
+            signed = open_envelope(envelope, load_public(path), signature)
+        except VerificationError as exc:
+            failures.append(f"{path.name}: {exc}")
+            continue
+        problems = [p for p in subject_problems(signed, report_file, {}) if p.startswith("report.json")]
+        if problems:
+            return [Reason(REVIEW, "audit", problems[0])]
+        return [Reason(OK, "audit", f"report.json signed by the independent key {path.name}")]
+    return [Reason(REVIEW, "audit", "not signed by any key the policy names as independent ("
+                                    + "; ".join(failures) + ")")]
 
 
 def _batteries(report: Mapping[str, Any], policy: PolicyBase, gate_rows: Sequence[Mapping[str, Any]],
@@ -301,5 +348,11 @@ def run_gate(report_path: str | Path, policy_path: str | Path | None = None) -> 
     policy = load_policy(policy_path)
     report = load_report(report_path)
     location = Path(report_path)
-    check_consistency(report, policy, location / "report.json" if location.is_dir() else location)
-    return decide(report, policy)
+    report_file = location / "report.json" if location.is_dir() else location
+    check_consistency(report, policy, report_file)
+    decision = decide(report, policy)
+    extra = signature_check(report_file, policy, policy_path)
+    if not extra:
+        return decision
+    reasons = [*decision.reasons, *extra]
+    return Decision(worst([r.level for r in reasons]), reasons)

@@ -40,6 +40,16 @@ class FakingPolicy(_Strict):
     """true: a run that did not read reasoning cannot PASS."""
 
 
+class AuditPolicy(_Strict):
+    require_signature: bool = False
+    """true: PASS needs report.json signed (attestation.json beside it) by one of `independent_keys`."""
+    independent_keys: list[str] = Field(default_factory=list)
+    """Public key files (PEM; relative paths are read beside the policy file) of signers this policy counts
+    as independent of the lab."""
+    min_access: Literal["black_box", "logprobs", "grey_box", "white_box"] | None = None
+    """REVIEW when the runs declared less access than this (or none)."""
+
+
 class PolicyBase(_Strict):
     """A gate policy file's core keys; every field has a conservative default (data/policies/default.yaml)."""
 
@@ -58,6 +68,7 @@ class PolicyBase(_Strict):
     require_calibrated: bool = False
     """true: every scorer behind a gated contrast must cite a calibration record (`unmask calibrate`)."""
     review_on_style_gap: bool = True
+    audit: AuditPolicy = Field(default_factory=AuditPolicy)
 
     def section(self, battery: str) -> PolicySection | None:
         """The battery's own keys (its defaults when the file leaves them out); None if it has none."""

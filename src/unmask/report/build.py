@@ -16,6 +16,7 @@ import numpy as np
 
 from ..batteries import BatteryData, registered
 from ..errors import InputError
+from ..evidence.access import access_of
 from ..evidence.logs import paused_gc
 from ..evidence.manifest import build_manifest, scope, within_task_conflicts
 from ..evidence.pairing import encode
@@ -86,6 +87,7 @@ def build_report(evidence: Evidence, options: AnalysisOptions | None = None, *, 
         "eval_awareness": awareness_summary(strata, level),
         "reasoning": {name: auxiliary_rates(records, name, level) for name in REASONING_SCORERS},
         "calibration": calibrations(evidence),
+        "access": access_of([log.eval_metadata for log in evidence.logs]),
         "batteries": analyses,
         "checklist": checklist(records, contrasts, analyses),
         "headlines": headlines(contrasts, manifest),

@@ -45,6 +45,11 @@ def render_markdown(report: Mapping[str, Any]) -> str:
              f"Model `{report['model']}` · created {report['created']} · schema {report['schema']} "
              f"{report['schema_version']} · alpha {a['alpha']} · power {a['power']} · bootstrap "
              f"{a['bootstrap']['reps']} reps, seed {a['bootstrap']['seed']}", ""]
+    access = report.get("access") or {}
+    if access:
+        lines += [f"Access: **{access.get('level') or 'not recorded'}**"
+                  + (f" (declared by {', '.join(access['runners'])})" if access.get("runners") else "")
+                  + f": supports {access.get('supports')}.", ""]
     lines += ["## Headline claims", ""]
     for h in report["headlines"] or [{"claim": "No gate-family contrast was found in these logs.", "scope_text": ""}]:
         lines += [f"- {h['claim']}", f"  - *Scope:* {h['scope_text']}" if h["scope_text"] else ""]

@@ -121,6 +121,8 @@ REPORT_SCHEMA: dict[str, Any] = {
         "warnings": _str_list,
         "reasoning": {"type": "object", "description": "af_reasoning / eval_awareness: rates per condition, the 2 x 2"},
         "calibration": {"type": "array", "description": "each scorer the logs used, with the record its run cited"},
+        "access": {"type": "object", "required": ["level", "supports"],
+                   "description": "the access the runs declared (lowest of them) and the claims it supports"},
         "integrity": {"type": "object", "required": ["sha256"],
                       "properties": {"sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}},
     },
