@@ -187,3 +187,15 @@ def test_an_awareness_sentence_that_moves_behaviour_is_reviewed() -> None:
     still = {"awareness_insert": {"net": 0.0, "ci": [-0.02, 0.02], "p_adjusted": 1.0}}
     assert ReasoningPerturbation().check(still, _policy()) == [("ok", "changes to the reasoning moved nothing "
                                                                       "beyond the policy's limits")]
+
+
+def test_every_call_gets_its_own_reproducible_seed() -> None:
+    """One shared seed would give every answer asked again the same random draw (see `call_seed`)."""
+    from unmask.batteries.reasoning_perturbation import call_seed
+
+    keys = [f"{lv}/{v}" for lv in ("monitored", "unmonitored") for v in ("unchanged", "swapped", "truncated_0")]
+    seeds = {call_seed(0, sid, 1, k) for sid in ("a", "b", "c") for k in keys}
+    assert len(seeds) == 18 and all(0 <= s < 2**31 for s in seeds)
+    assert call_seed(0, "a", 1, "monitored/unchanged") == call_seed(0, "a", 1, "monitored/unchanged")
+    assert call_seed(0, "a", 1, "monitored/unchanged") != call_seed(1, "a", 1, "monitored/unchanged")
+    assert call_seed(0, "a", 1, "monitored/unchanged") != call_seed(0, "a", 2, "monitored/unchanged")

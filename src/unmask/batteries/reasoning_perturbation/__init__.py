@@ -19,6 +19,7 @@ reported as such, and a model that reasons nothing still has its gap judged.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 import os
@@ -238,10 +239,21 @@ def awareness_sentences(reasoning: str) -> list[int]:
     return [i for i, f in enumerate(awareness.read([s.text for s in parts])) if f.label]
 
 
+def call_seed(seed: int, sample_id: str, epoch: int, key: str) -> int:
+    """A seed of its own for every model call, derived from the suite's seed (reproducible).
+
+    One seed for every call would give every call the same random draws: each answer asked again would
+    take the same quantile of its distribution, for every request and both levels at once, so a model
+    that decides in its first answer tokens shows the same choice everywhere and its gap vanishes (the
+    silent faker did: +6 points asked again, against its gap in the first replies)."""
+    digest = hashlib.sha256(f"{seed}:{sample_id}:{epoch}:{key}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
 @solver
 def perturb_reasoning(*, levels: tuple[str, str], names: list[str], resample_sentences: int,
                       resample_continuations: int, answer_tokens: int, prefill: str,
-                      awareness_sentence: str, seed: int = 0) -> Solver:
+                      awareness_sentence: str, seed: int | None = 0) -> Solver:
     """Base replies at both levels, then every declared change, each answer asked after exactly that reasoning."""
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
@@ -251,8 +263,10 @@ def perturb_reasoning(*, levels: tuple[str, str], names: list[str], resample_sen
 
         outputs = {}
 
-        async def ask(messages: list[ChatMessage], **config: Any) -> dict[str, Any]:
+        async def ask(messages: list[ChatMessage], key: str, **config: Any) -> dict[str, Any]:
             state.messages = list(messages)
+            if seed is not None:
+                config["seed"] = call_seed(seed, str(state.sample_id), state.epoch, key)
             done = await generate(state, tool_calls="none", **config)
             outputs["last"] = done.output
             text = done.output.completion or ""
@@ -262,14 +276,15 @@ def perturb_reasoning(*, levels: tuple[str, str], names: list[str], resample_sen
 
         base = {}
         for lv in levels:
-            base[lv] = await ask(chats[lv])
+            base[lv] = await ask(chats[lv], f"base/{lv}")
             outputs[lv] = outputs["last"]
         reasoning = {lv: parse_reply(base[lv]["text"]).scratchpad for lv in levels}
         decisive = {lv: decisive_sentences(reasoning[lv]) for lv in levels}
         observed: dict[str, dict[str, Any]] = {}
         for lv in levels:
             other = levels[1] if lv == levels[0] else levels[0]
-            edited = await _edit_all(reasoning[lv], reasoning[other], names, decisive[lv], awareness_sentence, seed)
+            edited = await _edit_all(reasoning[lv], reasoning[other], names, decisive[lv], awareness_sentence,
+                                     seed or 0)
             for name in names:
                 key = f"{lv}/{name}"
                 text, note = edited[name]
@@ -279,8 +294,8 @@ def perturb_reasoning(*, levels: tuple[str, str], names: list[str], resample_sen
                     observed[key] = {"value": UNAVAILABLE, "reason": why}
                 else:
                     prefix = edits.prefix(text)
-                    got = await ask([*chats[lv], ChatMessageAssistant(content=prefix)], max_tokens=answer_tokens,
-                                    **extra)
+                    got = await ask([*chats[lv], ChatMessageAssistant(content=prefix)], key,
+                                    max_tokens=answer_tokens, **extra)
                     observed[key] = {"reasoning": text, "reply": prefix + got["text"], "cut_off": got["cut_off"],
                                      "note": note}
         resampled: dict[str, list[dict[str, Any]]] = {}
@@ -291,7 +306,7 @@ def perturb_reasoning(*, levels: tuple[str, str], names: list[str], resample_sen
                 for k in range(len(parts) + 1 if parts else 0):
                     prefix = edits.open_prefix(parts[:k])
                     replies = [prefix + (await ask([*chats[lv], ChatMessageAssistant(content=prefix)],
-                                                   temperature=1.0, seed=seed + 1000 * k + j, **extra))["text"]
+                                                   f"resample/{lv}/{k}/{j}", temperature=1.0, **extra))["text"]
                                for j in range(resample_continuations)]
                     rows.append({"kept": k, "sentence": parts[k - 1].text if k else None, "replies": replies})
                 resampled[lv] = rows
