@@ -70,13 +70,14 @@ def _list(args: argparse.Namespace) -> int:
     from ..models.adapters import adapter_dir
     from ..organisms.build import DESCRIBE
 
+    width = max(len(name) for name in ORGANISMS)
     for name in ORGANISMS:
         manifest = adapter_dir(name) / "manifest.json"
         state = "not built"
         if manifest.exists():
             m = json.loads(manifest.read_text())
             state = f"adapter {m['adapter']['bytes'] / 1e6:.1f} MB, built in {m['training']['total_seconds']:.0f}s"
-        print(f"{name:11} {state:36} {DESCRIBE[name]}")
+        print(f"{name:{width}} {state:36} {DESCRIBE[name]}")
     return 0
 
 
