@@ -514,7 +514,8 @@ def carried_share(records: Sequence[Any], axis: str, levels: tuple[str, str], re
         s1, c1 = cluster_sums(own - swapped, quads.cluster, k)
         s2, _ = cluster_sums(own, quads.cluster, k)
         boot = ClusterBootstrap(k, reps, seed).means(np.stack([s1, s2], axis=1), np.stack([c1, c1], axis=1))
-        ratio = boot[0] / (2 * boot[1])
+        with np.errstate(divide="ignore", invalid="ignore"):  # a resample with no gap has no share: dropped
+            ratio = boot[0] / (2 * boot[1])
         ratio = ratio[np.isfinite(ratio)]
         lo, hi = percentile_interval(ratio, level)
         ci = [lo, hi] if finite(lo) else [None, None]
