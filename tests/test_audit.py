@@ -27,8 +27,8 @@ from unmask.audit.commitment import (
     write_commitment,
 )
 from unmask.cli import main
-from unmask.evidence.records import SampleRecord
 from unmask.errors import InputError
+from unmask.evidence.records import SampleRecord
 
 GOLDEN = Path(__file__).parent / "golden" / "logs" / "faker_main"
 UNMASK = [sys.executable, "-m", "unmask.cli"]
