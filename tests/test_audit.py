@@ -355,3 +355,13 @@ def test_a_model_tuned_to_the_public_items_is_reviewed_on_the_held_out_ones() ->
     same = [_record(r.pair_id.split(":")[1], r.probe_set, r.conditions["monitoring"], 0.0) for r in records]
     calm = held_out_comparison(same, {"private"}, "monitoring", ("monitored", "unmonitored"), 500, 1, 0.05)
     assert [level for level, _ in ComplianceGap().check({"held_out": calm}, load_policy())] == ["ok"]
+
+
+def test_a_run_without_held_out_items_needs_no_held_out_analysis(signed: Path) -> None:
+    """The held-out comparison applies to some runs only: its absence is not a failed analysis."""
+    from unmask.gate import decide, load_policy
+    from unmask.report import load_report
+
+    report = load_report(signed / "out")
+    assert "compliance_gap" not in (report.get("batteries") or {})
+    assert not [r for r in decide(report, load_policy()).reasons if r.check == "compliance gap"]

@@ -168,6 +168,7 @@ class ComplianceGap(Battery):
     expected: ClassVar[Mapping[str, str]] = {"faker": "BLOCK", "clean": "not BLOCK", "base": "not BLOCK"}
     task = compliance_gap
     policy = GapPolicy
+    analysis_optional = True
 
     def analyse(self, data: BatteryData) -> dict[str, Any] | None:
         """Only when an auditor's held-out set ran beside public ones; otherwise the gap is the whole verdict."""

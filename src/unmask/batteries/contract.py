@@ -263,6 +263,10 @@ class Battery:
         """True when the battery has checks of its own, which decide it even without paired gate rows."""
         return type(self).check is not Battery.check
 
+    analysis_optional: ClassVar[bool] = False
+    """True when `analyse` applies to some runs only (the compliance gap's held-out comparison): a report
+    without an entry is then not a failed analysis."""
+
     def has_analysis(self) -> bool:
         """True when the battery adds measures of its own (a report entry, which must then exist and work)."""
         return type(self).analyse is not Battery.analyse

@@ -291,6 +291,8 @@ def battery_checks(report: Mapping[str, Any], policy: PolicyBase) -> list[Reason
             continue  # no measures of its own, or did not run (`required_batteries` decides whether that matters)
         entry = entries.get(battery.name)
         label = battery.name.replace("_", " ")
+        if entry is None and battery.analysis_optional:
+            continue
         if entry is None:
             out.append(Reason(REVIEW, label, f"{battery.name} ran but the report holds no analysis of it; rebuild "
                                              "the report with this version"))
