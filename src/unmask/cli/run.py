@@ -87,7 +87,7 @@ def _run(args: argparse.Namespace) -> int:
                             "local_model": server.model.name, "served_by": "llama.cpp (llama-cpp-python server)"}
             print(f"unmask: serving {server.model.describe} on {server.base_url} "
                   f"(sha256 {server.weights_sha256[:12]}…)", file=sys.stderr)
-        if args.access or model is None:
+        if args.access or args.model is None:
             from ..evidence.access import declared
 
             run_metadata["access"] = declared(args.access or "white_box", args.runner,
