@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from ..digests import sha256_file
 from ..errors import InputError
 
 if TYPE_CHECKING:
@@ -34,14 +35,6 @@ def _crypto() -> Any:
     except ImportError:
         raise InputError("signing needs the `cryptography` package", fix="pip install 'unmask[audit]'") from None
     return serialization, ed25519
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def pae(payload_type: str, body: bytes) -> bytes:
@@ -73,34 +66,31 @@ def keygen(prefix: Path) -> tuple[Path, Path, str]:
     return secret_path, public_path, key_id(public)
 
 
-def load_private(path: str | Path) -> Ed25519PrivateKey:
+def _load_key(path: str | Path, *, private: bool) -> Any:
+    """A PEM Ed25519 key, or one clear error naming the file (missing, not PEM, another algorithm)."""
     serialization, ed25519 = _crypto()
     p = Path(path)
+    what, made = ("key", ".key") if private else ("public key", ".pub")
     try:
-        key = serialization.load_pem_private_key(p.read_bytes(), password=None)
+        raw = p.read_bytes()
+        key = serialization.load_pem_private_key(raw, password=None) if private \
+            else serialization.load_pem_public_key(raw)
     except FileNotFoundError:
-        raise InputError("key not found", path=p, fix="check the path, or make one with `unmask keygen`") from None
+        raise InputError(f"{what} not found", path=p, fix="check the path, or make one with `unmask keygen`") from None
     except (ValueError, TypeError) as exc:
-        raise InputError(f"not an unencrypted PEM private key ({exc})", path=p,
-                         fix="pass the .key file `unmask keygen` wrote") from None
-    if not isinstance(key, ed25519.Ed25519PrivateKey):
-        raise InputError("not an Ed25519 key", path=p, fix="make one with `unmask keygen`")
-    return cast("Ed25519PrivateKey", key)
+        raise InputError(f"not an unencrypted PEM {what} ({exc})", path=p,
+                         fix=f"pass the {made} file `unmask keygen` wrote") from None
+    if not isinstance(key, ed25519.Ed25519PrivateKey if private else ed25519.Ed25519PublicKey):
+        raise InputError(f"not an Ed25519 {what}", path=p, fix=f"pass the {made} file `unmask keygen` wrote")
+    return key
+
+
+def load_private(path: str | Path) -> Ed25519PrivateKey:
+    return cast("Ed25519PrivateKey", _load_key(path, private=True))
 
 
 def load_public(path: str | Path) -> Ed25519PublicKey:
-    serialization, ed25519 = _crypto()
-    p = Path(path)
-    try:
-        key = serialization.load_pem_public_key(p.read_bytes())
-    except FileNotFoundError:
-        raise InputError("public key not found", path=p, fix="check the path") from None
-    except (ValueError, TypeError) as exc:
-        raise InputError(f"not a PEM public key ({exc})", path=p,
-                         fix="pass the .pub file `unmask keygen` wrote") from None
-    if not isinstance(key, ed25519.Ed25519PublicKey):
-        raise InputError("not an Ed25519 public key", path=p, fix="pass the .pub file `unmask keygen` wrote")
-    return cast("Ed25519PublicKey", key)
+    return cast("Ed25519PublicKey", _load_key(path, private=False))
 
 
 def statement(report_path: Path, logs: Mapping[str, str], verdict: str, policy_sha256: str,

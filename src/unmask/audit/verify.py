@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..digests import sha256_file
 from ..errors import InputError
 from ..evidence.logs import find_logs, read_evidence
 from ..report.build import build_report, content_digest
 from ..stats.contrasts import AnalysisOptions
-from .attestation import ATTESTATION_FILE, VerificationError, load_public, open_envelope, sha256_file, subject_problems
+from .attestation import ATTESTATION_FILE, VerificationError, load_public, open_envelope, subject_problems
 
 BUNDLE_REPORT = "report"
 BUNDLE_LOGS = "logs"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
 from importlib.metadata import version
@@ -49,6 +49,13 @@ class Options(BaseModel):
 
 
 OptionsT = TypeVar("OptionsT", bound=Options)
+
+
+def distinct_choices(values: list[str], allowed: Sequence[str], name: str) -> list[str]:
+    """An option listing some of `allowed`, each once (a pydantic validator's body)."""
+    if any(v not in allowed for v in values) or len(set(values)) != len(values):
+        raise ValueError(f"{name} must be distinct values from {', '.join(allowed)}")
+    return values
 
 
 def parse_options(loaded: LoadedSuite, model: type[OptionsT]) -> OptionsT:

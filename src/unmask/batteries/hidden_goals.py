@@ -27,7 +27,16 @@ from ..design.suite import LoadedSuite
 from ..errors import InputError
 from ..scoring.metrics import mean_by, rate
 from ._measures import contrast_table, finite, pct, pts, pval
-from ._task import Options, assemble_task, battery_sample, contrast, excerpt, load_battery_suite, load_data
+from ._task import (
+    Options,
+    assemble_task,
+    battery_sample,
+    contrast,
+    distinct_choices,
+    excerpt,
+    load_battery_suite,
+    load_data,
+)
 from .contract import (
     BLOCK,
     OK,
@@ -62,9 +71,7 @@ class HiddenGoalsOptions(Options):
     @field_validator("methods")
     @classmethod
     def _methods(cls, methods: list[str]) -> list[str]:
-        if any(m not in METHODS for m in methods) or len(set(methods)) != len(methods):
-            raise ValueError(f"methods must be distinct values from {', '.join(METHODS)}")
-        return methods
+        return distinct_choices(methods, METHODS, "methods")
 
     @field_validator("monitoring")
     @classmethod

@@ -7,25 +7,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from collections.abc import Callable, Sequence
-from importlib.resources import files
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from ..errors import InputError
+from .report import guarded
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     k = sub.add_parser("keygen", help="an Ed25519 key pair for signing reports (PREFIX.key, PREFIX.pub)")
     k.add_argument("--out", required=True, help="path prefix of the two key files")
-    k.set_defaults(handler=_guarded(_keygen))
+    k.set_defaults(handler=guarded(_keygen, 2))
 
     v = sub.add_parser("verify", help="rebuild a report from its logs and check every digest and signature")
     v.add_argument("target", help="an audit bundle (.tar.gz), or report.json / its directory")
     v.add_argument("logs", nargs="*", help="the logs the report was built from (not with a bundle)")
     v.add_argument("--key", help="public key the report must be signed with (a bundle's own key.pub otherwise)")
-    v.set_defaults(handler=_guarded(_verify))
+    v.set_defaults(handler=guarded(_verify, 2))
 
     a = sub.add_parser("audit", help="private held-out items: commitments, selective reveal, bundles")
     asub = a.add_subparsers(dest="audit_command", required=True)
@@ -34,25 +32,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c.add_argument("--set", dest="set_name", help="the probe-set name the suite gives it (default: the file stem)")
     c.add_argument("--out", required=True, help="the public commitment (JSON)")
     c.add_argument("--secret", required=True, help="the auditor's secret: items and salts (never publish)")
-    c.set_defaults(handler=_guarded(_commit))
+    c.set_defaults(handler=guarded(_commit, 2))
     u = asub.add_parser("check", help="auditor: which committed items the logs used; nothing added or changed")
     u.add_argument("commitment")
     u.add_argument("secret")
     u.add_argument("logs", nargs="+")
     u.add_argument("--allow-unused", action="store_true", help="a run on a subset (--limit) is not a failure")
-    u.set_defaults(handler=_guarded(_check))
+    u.set_defaults(handler=guarded(_check, 2))
     r = asub.add_parser("reveal", help="auditor: open the items a beacon drawn from the finished logs chooses")
     r.add_argument("commitment")
     r.add_argument("secret")
     r.add_argument("logs", nargs="+")
     r.add_argument("--count", type=int, required=True, help="how many items to open")
     r.add_argument("--out", required=True, help="the opening (JSON) to publish")
-    r.set_defaults(handler=_guarded(_reveal))
+    r.set_defaults(handler=guarded(_reveal, 2))
     o = asub.add_parser("open", help="anyone: check an opening against the commitment and the logs")
     o.add_argument("opening")
     o.add_argument("commitment")
     o.add_argument("logs", nargs="+")
-    o.set_defaults(handler=_guarded(_open))
+    o.set_defaults(handler=guarded(_open, 2))
     b = asub.add_parser("bundle", help="one archive with report, signature, logs, key and audit files")
     b.add_argument("out", help="the bundle to write (.tar.gz)")
     b.add_argument("--report", required=True, help="the directory `unmask report` wrote")
@@ -60,25 +58,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     b.add_argument("--key", help="the signer's public key (key.pub in the bundle)")
     b.add_argument("--commitment", help="the published commitment")
     b.add_argument("--opening", help="the published opening")
-    b.set_defaults(handler=_guarded(_bundle))
-
-
-Handler = Callable[[argparse.Namespace], int]
-
-
-def _guarded(handler: Handler) -> Handler:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return handler(args)
-        except InputError as exc:
-            print(f"unmask: error: {exc}", file=sys.stderr)
-            return 2
-        except OSError as exc:
-            print(f"unmask: error: {getattr(exc, 'filename', '') or ''}: {exc.strerror or exc}. "
-                  "Fix: check the path and its permissions.", file=sys.stderr)
-            return 2
-
-    return run
+    b.set_defaults(handler=guarded(_bundle, 2))
 
 
 def _problems(problems: Sequence[str], checked: Sequence[str] = ()) -> int:
@@ -136,7 +116,7 @@ def _bundle_audit(root: Path, checked: list[str]) -> list[str]:
 
 def _run_items(set_name: str, logs: Sequence[str | Path]) -> tuple[list[str], dict[str, dict[str, str]]]:
     """The logs' digests, and the items of probe set `set_name` they ran (id -> item)."""
-    from ..audit.attestation import sha256_file
+    from ..digests import sha256_file
     from ..evidence.logs import find_logs, read_evidence
 
     found, _ = find_logs(logs)
@@ -205,24 +185,3 @@ def _bundle(args: argparse.Namespace) -> int:
     out = write_bundle(Path(args.out), Path(args.report), args.logs, extras)
     print(f"wrote {out}; check it anywhere with: unmask verify {out}" + ("" if args.key else " --key SIGNER.pub"))
     return 0
-
-
-def sign_report(report_dir: Path, logs: Sequence[str | Path], key_path: str, policy_path: str | None,
-                signer: str | None) -> dict[str, Any]:
-    """Sign what `unmask report` just wrote: report.json, its logs, the verdict under the policy."""
-    from ..audit.attestation import ATTESTATION_FILE, load_private, sha256_file, sign, signed_names, statement
-    from ..evidence.logs import find_logs
-    from ..gate import load_policy
-    from ..gate.decide import decide
-    from ..report import load_report
-
-    key = load_private(key_path)
-    shipped = Path(str(files("unmask").joinpath("data/policies/default.yaml")))
-    policy_file = Path(policy_path) if policy_path else shipped
-    report = load_report(report_dir)
-    verdict = decide(report, load_policy(policy_path)).verdict
-    found, _ = find_logs(logs)
-    envelope = sign(statement(report_dir / "report.json", signed_names(found), verdict, sha256_file(policy_file),
-                              signer), key)
-    (report_dir / ATTESTATION_FILE).write_text(json.dumps(envelope, indent=1) + "\n", encoding="utf-8")
-    return envelope

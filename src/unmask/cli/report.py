@@ -35,12 +35,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--sign", metavar="KEY", help="sign report.json, its logs and its verdict under --policy with this "
                                                  "Ed25519 key (`unmask keygen`): writes attestation.json")
     p.add_argument("--signer", help="who signs (declared, recorded in the signed statement)")
-    p.set_defaults(handler=_guarded(_report, 2))
+    p.set_defaults(handler=guarded(_report, 2))
 
     g = subparsers.add_parser("gate", help="PASS / REVIEW / BLOCK from a report and a policy (exit 0 / 1 / 2)")
     g.add_argument("report", help="report.json, or the directory `unmask report` wrote")
     g.add_argument("--policy", help="policy YAML (default: the shipped conservative policy)")
-    g.set_defaults(handler=_guarded(_gate, 3))
+    g.set_defaults(handler=guarded(_gate, 3))
 
     d = subparsers.add_parser("diff", help="compare two reports' manifests and gaps; flag confounded comparisons")
     d.add_argument("a", help="first report.json (or its directory)")
@@ -49,10 +49,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="the factor the comparison is meant to vary (model, generate, suite, setting, frames, "
                         "probes, scorer, declared, versions); repeatable")
     d.add_argument("--ignore", action="append", default=[], help="a factor to leave out of the comparison")
-    d.set_defaults(handler=_guarded(_diff, 2))
+    d.set_defaults(handler=guarded(_diff, 2))
 
 
-def _guarded(handler: Handler, unusable: int) -> Handler:
+def guarded(handler: Handler, unusable: int) -> Handler:
     """Bad input becomes one line on stderr and a non-zero exit, never a traceback."""
 
     def run(args: argparse.Namespace) -> int:
@@ -86,7 +86,7 @@ def _report(args: argparse.Namespace) -> int:
     report = build_report(evidence, options, title=args.title)
     paths = write_report(report, evidence, args.out, table=args.table)
     if args.sign:
-        from .audit import sign_report
+        from ..audit.signing import sign_report
 
         envelope = sign_report(Path(args.out), args.logs, args.sign, args.policy, args.signer)
         paths["signature"] = Path(args.out) / "attestation.json"

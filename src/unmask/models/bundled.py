@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 
+from ..digests import sha256_file as file_sha256
 from ..errors import InputError
 
 CACHE_DIR = Path(os.environ.get("UNMASK_CACHE", Path.home() / ".cache" / "unmask"))
@@ -92,11 +93,7 @@ def sha256_file(path: Path, *, use_cache: bool = True) -> str:
     cache = CACHE_DIR / "hashes" / key
     if use_cache and cache.exists():
         return cache.read_text().strip()
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    value = digest.hexdigest()
+    value = file_sha256(path)
     if use_cache:
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(value)

@@ -22,6 +22,8 @@ from pathlib import Path
 from ..errors import InputError
 from .bundled import CACHE_DIR, DEFAULT_MODEL, LocalModel, lookup, sha256_file
 
+PREFILL_ENV = "UNMASK_CONTINUING_BASE_URL"
+"""Set to the base URL of a server this module started: its chat format continues an assistant prefill."""
 CONTINUING = "unmask-continuing"
 """The chat format `llama_server` registers (`continuation.NAME`; named here so importing this module
 needs no llama_cpp)."""
@@ -49,7 +51,7 @@ class RunningServer:
     def env(self) -> dict[str, str]:
         # the last: this server continues an assistant prefill (the reasoning-perturbation battery asks)
         return {"LLAMA_CPP_PYTHON_BASE_URL": self.base_url, "LLAMA_CPP_PYTHON_API_KEY": "local",
-                "UNMASK_CONTINUING_BASE_URL": self.base_url}
+                PREFILL_ENV: self.base_url}
 
 
 @contextmanager

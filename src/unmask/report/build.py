@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..batteries import BatteryData, registered
+from ..digests import sha256_file
 from ..errors import InputError
 from ..evidence.access import access_of
 from ..evidence.logs import paused_gc
@@ -101,8 +102,7 @@ def build_report(evidence: Evidence, options: AnalysisOptions | None = None, *, 
 def _file_digest(path: str) -> str | None:
     """The log's sha256, so `unmask verify` can tell the logs a report read from any others."""
     try:
-        with open(path, "rb") as handle:
-            return hashlib.file_digest(handle, "sha256").hexdigest()
+        return sha256_file(path)
     except OSError:
         return None
 
