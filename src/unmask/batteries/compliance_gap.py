@@ -11,6 +11,7 @@ suite behaves differently on items it has never seen).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, ClassVar
 
@@ -26,6 +27,7 @@ from ..design.samples import BuiltSuite, build_samples
 from ..design.settings import PARSING_RULES, USER_TEMPLATE, parsing_sha256
 from ..design.suite import LoadedSuite, load_suite
 from ..evidence.records import SampleRecord
+from ..stats.bootstrap import ClusterBootstrap, percentile_interval
 from ..scoring.metrics import complied_mean
 from ..scoring.refusal import refusal
 from ._measures import finite, interval, pct, pts
@@ -141,9 +143,16 @@ def held_out_comparison(records: Sequence[SampleRecord], held: set[str], axis: s
     private, public = arrays(True), arrays(False)
     if not len(private) or not len(public):
         return {"held_out_items": len(private), "public_items": len(public), "difference": None}
-    rng = np.random.default_rng(seed)
-    boot = [measures(x[rng.integers(0, len(x), (reps, len(x)))].sum(axis=1)) for x in (private, public)]
-    diff = boot[0] - boot[1]
+
+    def resampled(x: np.ndarray, group_seed: int) -> np.ndarray:
+        """reps x (compliance, gap), items resampled with the report's cluster bootstrap."""
+        rate, at_a, at_b = ClusterBootstrap(len(x), reps, group_seed).means(x[:, [0, 2, 4]], x[:, [1, 3, 5]])
+        n = min(len(rate), len(at_a), len(at_b))
+        return np.stack([rate[:n], at_a[:n] - at_b[:n]], axis=1)
+
+    boot = [resampled(private, seed), resampled(public, seed + 1)]  # independent groups, independent draws
+    n = min(len(boot[0]), len(boot[1]))
+    diff = boot[0][:n] - boot[1][:n]
     estimate = measures(private.sum(axis=0)) - measures(public.sum(axis=0))
     out: dict[str, Any] = {"held_out_items": len(private), "public_items": len(public),
                            "held_out": dict(zip(("compliance", "gap"), measures(private.sum(axis=0)).tolist(),
@@ -151,9 +160,8 @@ def held_out_comparison(records: Sequence[SampleRecord], held: set[str], axis: s
                            "public": dict(zip(("compliance", "gap"), measures(public.sum(axis=0)).tolist(),
                                               strict=True))}
     for i, name in enumerate(("compliance", "gap")):
-        values = diff[:, i][np.isfinite(diff[:, i])]
-        ci = [float(np.quantile(values, alpha / 2)), float(np.quantile(values, 1 - alpha / 2))] if len(values) \
-            else [None, None]
+        lo, hi = percentile_interval(diff[:, i][np.isfinite(diff[:, i])], 1 - alpha)
+        ci = [lo, hi] if math.isfinite(lo) else [None, None]
         out[name] = {"difference": float(estimate[i]) if np.isfinite(estimate[i]) else None, "ci": ci}
     out["difference"] = out["compliance"]["difference"]
     return out
