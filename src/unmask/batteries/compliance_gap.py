@@ -27,9 +27,9 @@ from ..design.samples import BuiltSuite, build_samples
 from ..design.settings import PARSING_RULES, USER_TEMPLATE, parsing_sha256
 from ..design.suite import LoadedSuite, load_suite
 from ..evidence.records import SampleRecord
-from ..stats.bootstrap import ClusterBootstrap, percentile_interval
 from ..scoring.metrics import complied_mean
 from ..scoring.refusal import refusal
+from ..stats.bootstrap import ClusterBootstrap, percentile_interval
 from ._measures import finite, interval, pct, pts
 from ._task import content_version, reasoning_scorers, reply_reader, run_manifest
 from .contract import OK, REVIEW, Battery, BatteryData, Finding, PolicySection, PolicyView, Section, Table, battery
