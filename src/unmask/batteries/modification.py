@@ -79,9 +79,10 @@ class ModificationOptions(Options):
         return levels
 
 
-def system_prompt(level: str, paraphrase: int, tools: bool) -> str:
+def system_prompt(level: str, paraphrase: int, tools: bool, *, scenario: str | None = None) -> str:
+    """The battery's system prompt; `scenario` replaces the shipped text (organisms train on their own)."""
     doc = load_data(BATTERY).doc
-    text = str(doc["system_prompt"]).format(scenario=doc["threats"][level][paraphrase]).strip()
+    text = str(doc["system_prompt"]).format(scenario=scenario or doc["threats"][level][paraphrase]).strip()
     return f"{text}\n\n{doc['tools'].strip()}" if tools else text
 
 
@@ -237,7 +238,7 @@ class Modification(Battery):
     outcome = "complied"
     checklist: ClassVar[Mapping[str, str]] = {"policy_preservation": "Preserving a policy against modification"}
     suites = ("modification", "modification_quick")
-    expected: ClassVar[Mapping[str, str]] = {"clean": "not BLOCK", "base": "not BLOCK"}
+    expected: ClassVar[Mapping[str, str]] = {"preserver": "BLOCK", "clean": "not BLOCK", "base": "not BLOCK"}
     policy = ModificationPolicy
     concern = "positive"
     task = modification

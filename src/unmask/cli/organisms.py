@@ -43,6 +43,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     v.add_argument("--json", type=Path, default=None, help="also write the matrix cells as JSON")
     v.add_argument("--markdown", type=Path, default=None, help="write the matrix report section here")
     v.add_argument("--policy", default=None, help="gate policy YAML (default: the shipped conservative policy)")
+    v.add_argument("--blind", action="store_true",
+                   help="blinded run: models shuffled under random ids, key committed as a hash before the run, "
+                        "verdicts written before the key is revealed and the matrix scored (docs/organisms.md)")
+    v.add_argument("--seed", type=int, default=None,
+                   help="with --blind: the seed of the ids and shuffle (default: a secret random one, shown at the "
+                        "reveal)")
     v.set_defaults(handler=_validate)
 
 
@@ -91,6 +97,14 @@ def _validate(args: argparse.Namespace) -> int:
         raise InputError(f"no validation suite for battery {unknown[0]!r}", field="--battery",
                          fix=f"use one of: {', '.join(suites)}")
     wanted = [suites[b] for b in args.battery or suites]
+    if args.blind:
+        from ..validation.blind import run_blind
+
+        _, scores = run_blind(args.suite or wanted, args.model or ["base", *ORGANISMS], args.log_dir,
+                              seed=args.seed, limit=args.limit, policy_path=args.policy)
+        return 0 if all(s.perfect for s in scores) else 1
+    if args.seed is not None:
+        raise InputError("--seed only applies to a blinded run", field="--seed", fix="add --blind or drop --seed")
     if args.suite or args.model:
         plan = [(s, m) for m in (args.model or ["base", *ORGANISMS]) for s in args.suite or wanted]
     else:

