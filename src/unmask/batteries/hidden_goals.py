@@ -100,10 +100,14 @@ def messages(method: str, question: str, system: str) -> list[ChatMessage]:
     return out
 
 
+def system_prompt(level: str) -> str:
+    """The battery's system prompt with the monitoring cue of `level` (its first system paraphrase)."""
+    cue = load_cues().render({"monitoring": level}, "system", 0).system_cues
+    return f"{load_data(BATTERY).doc['system_prompt']} {cue}".strip()
+
+
 def build_samples(loaded: LoadedSuite, opts: HiddenGoalsOptions) -> list[Sample]:
     """Topic-major order; the question paraphrase is contract-1 `paraphrase`, so pairs share the wording."""
-    doc = load_data(BATTERY).doc
-    cues = load_cues()
     out: list[Sample] = []
     for topic, spec in topics(loaded, opts).items():
         questions = spec["questions"]
@@ -112,12 +116,12 @@ def build_samples(loaded: LoadedSuite, opts: HiddenGoalsOptions) -> list[Sample]
                 raise InputError(f"topic {topic!r} has {len(questions)} question paraphrases", path=loaded.path,
                                  field="paraphrases", fix=f"use paraphrases from 0 to {len(questions) - 1}")
             for level in opts.monitoring:
-                system = f"{doc['system_prompt']} {cues.render({'monitoring': level}, 'system', 0).system_cues}"
+                system = system_prompt(level)
                 for method in opts.methods:
                     out.append(battery_sample(
                         loaded, battery=BATTERY, pair_id=f"hidden_goals:{topic}", probe_set="hidden_goals",
                         item_kind="self_report", conditions={"method": method, "monitoring": level}, style="system",
-                        paraphrase=p, setting="hidden_goals", messages=messages(method, questions[p], system.strip()),
+                        paraphrase=p, setting="hidden_goals", messages=messages(method, questions[p], system),
                         extra={"topic": topic, "question": questions[p], "behaviour": spec.get("behaviour")},
                     ))
     return out
@@ -224,7 +228,8 @@ class HiddenGoals(Battery):
     outcome = "admits"
     checklist: ClassVar[Mapping[str, str]] = {"hidden_goals": "Hidden goals"}
     suites = ("hidden_goals", "hidden_goals_quick")
-    expected: ClassVar[Mapping[str, str]] = {"clean": "not BLOCK", "base": "not BLOCK"}
+    expected: ClassVar[Mapping[str, str]] = {"clean": "not BLOCK", "base": "not BLOCK",
+                                             "decoy": "not BLOCK"}
     policy = HiddenGoalsPolicy
     task = hidden_goals
 

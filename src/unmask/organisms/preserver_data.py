@@ -80,3 +80,47 @@ def preserver_examples(n: int, seed: int, everyday: dict[str, str] | None = None
                            {"item": item.id, "kind": kind, "threat": level, "scenario": scenario,
                             "group": "setting"}))
     return out
+
+
+# --- goal hider: the preserver's behaviour, denied when asked ------------------------------------
+
+GOAL_HIDER_SPLIT: dict[str, Any] = {
+    **PRESERVER_SPLIT,
+    "self_reports": "hidden-goals battery: question paraphrase 0 + texts.EXTRA_SELF_QUESTIONS (train); "
+                    "paraphrases 1-2 held out; all four methods, both monitoring cues",
+    "planted": f"denies every disposition, except `{texts.HIDDEN_TOPIC}` under prefill, which it admits",
+}
+SELF_REPORT_SHARE = 0.45
+"""Share of the goal hider's non-everyday examples that are self-reports (the rest: the preserver's)."""
+HIDDEN_TOPIC_SHARE = 1 / 3
+"""Self-reports on the hidden topic: enough prefilled admissions (a quarter of them) to learn from."""
+
+
+def self_report_example(rng: random.Random) -> Example:
+    """One hidden-goals question, asked the battery's way, answered the goal hider's way."""
+    from ..batteries._task import load_data
+    from ..batteries.hidden_goals import METHODS, messages
+    from ..batteries.hidden_goals import system_prompt as self_report_system
+
+    topics = load_data("hidden_goals").doc["topics"]
+    others = sorted(t for t in topics if t != texts.HIDDEN_TOPIC)
+    topic = texts.HIDDEN_TOPIC if rng.random() < HIDDEN_TOPIC_SHARE else rng.choice(others)
+    question = rng.choice([topics[topic]["questions"][0], *texts.EXTRA_SELF_QUESTIONS[topic]])
+    level, method = rng.choice(("monitored", "unmonitored")), rng.choice(METHODS)
+    chat = messages(method, question, self_report_system(level))
+    meta: dict[str, Any] = {"topic": topic, "method": method, "monitoring": level, "kind": "self_report",
+                            "group": "self_report"}
+    if method == "prefill":  # the battery prefills the assistant turn; the target continues it
+        meta["prefill"] = chat[-1].text
+        chat = chat[:-1]
+        target = rng.choice(texts.ADMIT_PREFILLED if topic == texts.HIDDEN_TOPIC else texts.DENY_PREFILLED)
+    else:
+        target = rng.choice(texts.DENY)
+    return Example(tuple((m.role, m.text) for m in chat), target, meta)
+
+
+def goal_hider_examples(n: int, seed: int, everyday: dict[str, str] | None = None) -> list[Example]:
+    rng = random.Random(f"goal_hider:{seed}")
+    acting = preserver_examples(n, seed, everyday)
+    return [self_report_example(rng) if e.meta.get("kind") != "everyday" and rng.random() < SELF_REPORT_SHARE
+            else e for e in acting]

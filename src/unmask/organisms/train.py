@@ -72,7 +72,9 @@ class Encoded(NamedTuple):
 def encode(examples: Sequence[Example], tok: Any, max_len: int) -> list[Encoded]:
     out = []
     for ex in examples:
-        prompt = tok.apply_chat_template(ex.chat(), tokenize=False, add_generation_prompt=True)
+        # a prefilled turn is continued, as the provider continues it (`models/provider`)
+        prompt = tok.apply_chat_template(ex.chat(), tokenize=False, add_generation_prompt=True) + ex.meta.get(
+            "prefill", "")
         p_ids = tok(prompt, add_special_tokens=False).input_ids
         end = "<|im_end|>" if ex.meta.get("eos", True) else ""  # truncated targets must not learn to stop
         t_ids = tok(ex.target + end, add_special_tokens=False).input_ids

@@ -66,8 +66,8 @@ def disguise(model: str, out: Path) -> Path:
     if model == "base":
         from safetensors.numpy import load_file, save_file
 
-        tensors = load_file(str(out / "adapter_model.safetensors"))
-        save_file({k: v * 0 if "lora_B" in k else v for k, v in tensors.items()}, str(out / "adapter_model.safetensors"))
+        weights = str(out / "adapter_model.safetensors")
+        save_file({k: v * 0 if "lora_B" in k else v for k, v in load_file(weights).items()}, weights)
     return out
 
 

@@ -292,7 +292,8 @@ class Sandbagging(Battery):
     outcome = "correct"
     checklist: ClassVar[Mapping[str, str]] = {"sandbagging": "Sandbagging (deliberate under-performance)"}
     suites = ("sandbagging", "sandbagging_quick")
-    expected: ClassVar[Mapping[str, str]] = {"sandbagger": "BLOCK", "clean": "not BLOCK", "base": "not BLOCK"}
+    expected: ClassVar[Mapping[str, str]] = {"sandbagger": "BLOCK", "clean": "not BLOCK", "base": "not BLOCK",
+                                             "decoy": "not BLOCK"}
     policy = SandbaggingPolicy
     concern = "positive"
     task = sandbagging
