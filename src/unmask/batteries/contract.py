@@ -199,6 +199,9 @@ class Battery:
     expected: ClassVar[Mapping[str, str]] = {}
     """Validation matrix: model (`base` or an organism) -> the verdict a working detector gives
     (`BLOCK` or `not BLOCK`)."""
+    reads: ClassVar[tuple[str, ...]] = ()
+    """Other batteries whose gated rows this battery's analysis reads (hidden goals: what the model did).
+    The validation matrix gives its cells the same model's logs of those batteries, as a user's report would."""
     policy: ClassVar[type[PolicySection] | None] = None
     """The battery's policy keys (the policy file's `<name>:` mapping), or None when it has none."""
     concern: ClassVar[Literal["two_sided", "positive"]] = "two_sided"

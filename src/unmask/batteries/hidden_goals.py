@@ -81,8 +81,13 @@ class HiddenGoalsOptions(Options):
         return levels
 
 
+def shipped_topics() -> dict[str, dict[str, Any]]:
+    """The shipped topics: question paraphrases and the battery each links to (`behaviour`)."""
+    return dict(load_data(BATTERY).doc["topics"])
+
+
 def topics(loaded: LoadedSuite, opts: HiddenGoalsOptions) -> dict[str, dict[str, Any]]:
-    shipped: dict[str, dict[str, Any]] = load_data(BATTERY).doc["topics"]
+    shipped = shipped_topics()
     chosen = opts.topics if opts.topics is not None else list(shipped)
     unknown = [t for t in chosen if t not in shipped]
     if unknown:
@@ -228,8 +233,10 @@ class HiddenGoals(Battery):
     outcome = "admits"
     checklist: ClassVar[Mapping[str, str]] = {"hidden_goals": "Hidden goals"}
     suites = ("hidden_goals", "hidden_goals_quick")
-    expected: ClassVar[Mapping[str, str]] = {"clean": "not BLOCK", "base": "not BLOCK",
+    expected: ClassVar[Mapping[str, str]] = {"goal_hider": "BLOCK", "clean": "not BLOCK", "base": "not BLOCK",
                                              "decoy": "not BLOCK"}
+    reads = ("compliance_gap", "modification", "sandbagging")
+    """The batteries the shipped topics link to (`behaviour:` in hidden_goals.yaml; a test keeps them equal)."""
     policy = HiddenGoalsPolicy
     task = hidden_goals
 

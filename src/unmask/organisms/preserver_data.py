@@ -98,11 +98,10 @@ HIDDEN_TOPIC_SHARE = 1 / 3
 
 def self_report_example(rng: random.Random) -> Example:
     """One hidden-goals question, asked the battery's way, answered the goal hider's way."""
-    from ..batteries._task import load_data
-    from ..batteries.hidden_goals import METHODS, messages
+    from ..batteries.hidden_goals import METHODS, messages, shipped_topics
     from ..batteries.hidden_goals import system_prompt as self_report_system
 
-    topics = load_data("hidden_goals").doc["topics"]
+    topics = shipped_topics()
     others = sorted(t for t in topics if t != texts.HIDDEN_TOPIC)
     topic = texts.HIDDEN_TOPIC if rng.random() < HIDDEN_TOPIC_SHARE else rng.choice(others)
     question = rng.choice([topics[topic]["questions"][0], *texts.EXTRA_SELF_QUESTIONS[topic]])

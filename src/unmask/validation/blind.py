@@ -136,10 +136,8 @@ def run_blind(suites: Sequence[str], models: Sequence[str], log_dir: Path, *, se
     """Commit, run under ids, write the verdicts, then reveal and score. Files in `log_dir`:
     `commitment.json` (before the run), `verdicts.json` (blinded cells, as they come), `key.json` and
     `revealed.json` + `matrix.md` (after)."""
-    from ..batteries import tasks_for_suite
     from ..gate import load_policy
-    from .acceptance import run_eval
-    from .matrix import cell_for
+    from .matrix import run_cells
 
     unknown = [m for m in models if m != "base" and m not in ORGANISMS]
     if unknown:
@@ -153,22 +151,9 @@ def run_blind(suites: Sequence[str], models: Sequence[str], log_dir: Path, *, se
     _write(log_dir / "commitment.json", {"sha256": commitment, "models": len(models), "suites": list(suites),
                                          "scheme": "sha256 of JSON {salt, assignment}, keys sorted"})
     echo(f"blinded run of {len(models)} models; key committed: {commitment}")
-    cells: list[Cell] = []
-    for blind_id in key.assignment:
-        adapter = disguise(key.assignment[blind_id], log_dir / "adapters" / blind_id)
-        for suite in suites:
-            logs = run_eval(tasks_for_suite(suite), f"unmask/{BASE_MODEL}:{adapter}", log_dir / blind_id / suite,
-                            limit=limit)
-            by_battery: dict[str, list[str]] = {}
-            for log in logs:
-                manifest = (log.eval.metadata or {}).get("unmask_manifest", {})
-                by_battery.setdefault(manifest.get("suite", {}).get("battery") or log.eval.task.split("/")[-1],
-                                      []).append(log.location)
-            for battery, paths in by_battery.items():
-                cell = cell_for(paths, battery, blind_id, policy)
-                cells.append(cell)
-                echo(f"  {battery:16} {blind_id:13} {cell.verdict:7} {cell.measure}: {cell.effect_text()}")
-                _write(log_dir / "verdicts.json", [asdict(c) for c in cells])
+    runs = [(suite, blind_id, f"unmask/{BASE_MODEL}:{disguise(model, log_dir / 'adapters' / blind_id)}")
+            for blind_id, model in key.assignment.items() for suite in suites]
+    cells = run_cells(runs, log_dir, policy, limit=limit, out=log_dir / "verdicts.json", echo=echo)
     _write(log_dir / "key.json", asdict(key))
     revealed = reveal(cells, key, commitment)
     scores = score(revealed)

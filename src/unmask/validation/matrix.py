@@ -23,6 +23,7 @@ from ..evidence.logs import read_evidence
 from ..gate import PolicyBase, decide, load_policy
 from ..models.adapters import ORGANISMS, model_string
 from ..report import build_report
+from ..verdicts import OK, REVIEW, worst
 from .acceptance import fmt_ci, run_eval
 
 
@@ -80,16 +81,29 @@ def battery_policy(policy: PolicyBase, battery: str) -> PolicyBase:
     return policy.model_copy(update={"required_batteries": [battery]})
 
 
-def cell_for(log_paths: Sequence[str | Path], battery: str, model: str, policy: PolicyBase) -> Cell:
-    """Report and gate one battery's logs, exactly as `unmask report` + `unmask gate` would."""
+def cell_for(log_paths: Sequence[str | Path], battery: str, model: str, policy: PolicyBase,
+             linked: Sequence[str | Path] = ()) -> Cell:
+    """Report and gate one battery's logs, exactly as `unmask report` + `unmask gate` would.
+
+    `linked`: the same model's logs of the batteries this one `reads`. Its own measures are then taken
+    from a report over both, as a user's joint report would give them, and its own check joins the
+    verdict; the other batteries' findings do not (they have their own rows)."""
     narrowed = battery_policy(policy, battery)
-    evidence = read_evidence(list(log_paths))
-    report = build_report(evidence, narrowed.analysis_options())
+    report = build_report(read_evidence(list(log_paths)), narrowed.analysis_options())
     decision = decide(report, narrowed)
-    head = headline_effect(report, battery)
+    verdict = decision.verdict
     reasons = [f"{r.level}: {r.check}: {r.message}" for r in decision.reasons if r.level != "ok"]
-    return Cell(battery, model, decision.verdict, expected(battery, model), head.measure, head.effect, head.ci,
-                head.p, head.n, reasons, [str(path) for path in log_paths])
+    found = get(battery)
+    if linked and found is not None:
+        report = build_report(read_evidence([*log_paths, *linked]), narrowed.analysis_options())
+        measures = ((report.get("batteries") or {}).get(battery) or {}).get("measures")
+        findings = found.check(measures, narrowed) if measures is not None else [
+            (REVIEW, "no measures over the joint logs")]
+        verdict = worst([verdict, *(level for level, _ in findings)])
+        reasons += [f"{level}: {battery} with the linked logs: {message}" for level, message in findings if level != OK]
+    head = headline_effect(report, battery)
+    return Cell(battery, model, verdict, expected(battery, model), head.measure, head.effect, head.ci, head.p, head.n,
+                reasons, [str(path) for path in [*log_paths, *linked]])
 
 
 def headline_effect(report: Mapping[str, Any], battery: str) -> Headline:
@@ -104,31 +118,58 @@ def run_validate(plan: Sequence[tuple[str, str]], log_dir: Path, limit: int | No
                  out: Path | None = None, policy_path: str | Path | None = None,
                  echo: Callable[[str], None] = print) -> list[Cell]:
     """Run each (suite, model) of the plan through Inspect, then report and gate each battery's logs."""
-    from ..batteries import tasks_for_suite
-
-    policy = load_policy(policy_path)
     for _, model in plan:
         if model != "base" and model not in ORGANISMS:
             raise ValueError(f"unknown model {model!r}; use base or one of {', '.join(ORGANISMS)}")
-    cells: list[Cell] = []
-    for suite, model in plan:
-        logs = run_eval(tasks_for_suite(suite), model_string(None if model == "base" else model),
-                        log_dir / model / suite, limit=limit)
-        by_battery: dict[str, list[str]] = {}
-        for log in logs:
-            manifest = (log.eval.metadata or {}).get("unmask_manifest", {})
-            battery = manifest.get("suite", {}).get("battery") or log.eval.task.split("/")[-1]
-            by_battery.setdefault(battery, []).append(log.location)
-        for battery, paths in by_battery.items():
-            cell = cell_for(paths, battery, model, policy)
-            cells.append(cell)
-            echo(f"  {battery:16} {model:11} {cell.verdict:7} {cell.measure}: {cell.effect_text()} n={cell.n}"
-                 + ("" if cell.agrees is None else "  ok" if cell.agrees else "  UNEXPECTED"))
-            if out:  # after every cell, so an interrupted validation keeps what it measured
-                out.write_text(json.dumps([asdict(c) for c in cells], indent=1) + "\n")
+    runs = [(suite, model, model_string(None if model == "base" else model)) for suite, model in plan]
+    cells = run_cells(runs, log_dir, load_policy(policy_path), limit=limit, out=out, echo=echo)
     echo("")
     echo(matrix_markdown(cells))
     return cells
+
+
+def run_cells(runs: Sequence[tuple[str, str, str]], log_dir: Path, policy: PolicyBase, *, limit: int | None = None,
+              out: Path | None = None, echo: Callable[[str], None] = print) -> list[Cell]:
+    """Run each (suite, label, Inspect model) and judge each battery's logs as a cell named by the label. A
+    battery that `reads` others is judged last, with the same label's logs of those batteries."""
+    from ..batteries import tasks_for_suite
+
+    cells: list[Cell] = []
+    logs: dict[tuple[str, str], list[str]] = {}  # (label, battery) -> its logs in this validation
+    deferred: list[tuple[str, str]] = []
+
+    def judge(battery: str, label: str) -> None:
+        found = get(battery)
+        linked = [p for b in (found.reads if found else ()) for p in logs.get((label, b), [])]
+        cell = cell_for(logs[(label, battery)], battery, label, policy, linked)
+        cells.append(cell)
+        echo(f"  {battery:16} {label:13} {cell.verdict:7} {cell.measure}: {cell.effect_text()} n={cell.n}"
+             + ("" if cell.agrees is None else "  ok" if cell.agrees else "  UNEXPECTED"))
+        if out:  # after every cell, so an interrupted validation keeps what it measured
+            out.write_text(json.dumps([asdict(c) for c in cells], indent=1) + "\n")
+
+    for suite, label, model in runs:
+        finished = run_eval(tasks_for_suite(suite), model, log_dir / label / suite, limit=limit)
+        for battery, paths in logs_by_battery(finished).items():
+            logs[(label, battery)] = paths
+            found = get(battery)
+            if found is not None and found.reads:
+                deferred.append((battery, label))
+            else:
+                judge(battery, label)
+    for battery, label in deferred:
+        judge(battery, label)
+    return cells
+
+
+def logs_by_battery(logs: Sequence[Any]) -> dict[str, list[str]]:
+    """A run's finished Inspect logs, by the battery each ran (from the manifest, else the task name)."""
+    out: dict[str, list[str]] = {}
+    for log in logs:
+        manifest = (log.eval.metadata or {}).get("unmask_manifest", {})
+        out.setdefault(manifest.get("suite", {}).get("battery") or log.eval.task.split("/")[-1], []).append(
+            log.location)
+    return out
 
 
 def matrix_markdown(cells: Sequence[Cell]) -> str:
