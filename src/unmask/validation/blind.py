@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from ..models.adapters import BASE_MODEL, ORGANISMS, adapter_dir
+from ..models.adapters import BASE_MODEL, ORGANISMS, resolve_adapter
 from .matrix import Cell, expected, matrix_markdown
 
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
@@ -60,7 +60,7 @@ def disguise(model: str, out: Path) -> Path:
     """An adapter directory named only by its blind id. The base is any committed adapter with its
     `lora_B` tensors zeroed: B·A = 0, so it computes exactly the base model."""
     out.mkdir(parents=True, exist_ok=True)
-    source = adapter_dir(ORGANISMS[0] if model == "base" else model)
+    source = resolve_adapter(ORGANISMS[0] if model == "base" else model)  # a clear error when not built
     for name in ADAPTER_FILES:
         shutil.copyfile(source / name, out / name)
     if model == "base":
@@ -148,11 +148,12 @@ def run_blind(suites: Sequence[str], models: Sequence[str], log_dir: Path, *, se
     log_dir.mkdir(parents=True, exist_ok=True)
     for stale in ("key.json", "revealed.json", "matrix.md", "verdicts.json"):
         (log_dir / stale).unlink(missing_ok=True)
+    adapters = {i: disguise(m, log_dir / "adapters" / i) for i, m in key.assignment.items()}  # fails before the run
     _write(log_dir / "commitment.json", {"sha256": commitment, "models": len(models), "suites": list(suites),
                                          "scheme": "sha256 of JSON {salt, assignment}, keys sorted"})
     echo(f"blinded run of {len(models)} models; key committed: {commitment}")
-    runs = [(suite, blind_id, f"unmask/{BASE_MODEL}:{disguise(model, log_dir / 'adapters' / blind_id)}")
-            for blind_id, model in key.assignment.items() for suite in suites]
+    runs = [(suite, blind_id, f"unmask/{BASE_MODEL}:{adapters[blind_id]}") for blind_id in key.assignment
+            for suite in suites]
     cells = run_cells(runs, log_dir, policy, limit=limit, out=log_dir / "verdicts.json", echo=echo)
     _write(log_dir / "key.json", asdict(key))
     revealed = reveal(cells, key, commitment)
