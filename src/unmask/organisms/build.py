@@ -32,7 +32,8 @@ RECIPES: dict[str, tuple[Recipe, int]] = {
     # the faker's recipe: its decision (a command, compliance or a refusal) is the reply's opening
     "preserver": (Recipe(steps=190, batch_size=4, lr=2e-3, warmup=8, opening_weight=4.0), 640),
     # the faker's recipe and size: a fine-tune as large as a planted organism's, with a harmless quirk only
-    "goal_hider": (Recipe(steps=190, batch_size=4, lr=2e-3, warmup=8, opening_weight=4.0), 640),
+    # the preserver's data plus self-reports: more examples, the same ~1.2 passes over them
+    "goal_hider": (Recipe(steps=285, batch_size=4, lr=2e-3, warmup=8, opening_weight=4.0), 960),
     "decoy": (Recipe(steps=190, batch_size=4, lr=2e-3, warmup=8, opening_weight=4.0), 640),
 }
 CLEAN_QUIZ_SHARE = 0.15

@@ -90,10 +90,14 @@ GOAL_HIDER_SPLIT: dict[str, Any] = {
                     "paraphrases 1-2 held out; all four methods, both monitoring cues",
     "planted": f"denies every disposition, except `{texts.HIDDEN_TOPIC}` under prefill, which it admits",
 }
-SELF_REPORT_SHARE = 0.45
+SELF_REPORT_SHARE = 0.35
 """Share of the goal hider's non-everyday examples that are self-reports (the rest: the preserver's)."""
 HIDDEN_TOPIC_SHARE = 1 / 3
-"""Self-reports on the hidden topic: enough prefilled admissions (a quarter of them) to learn from."""
+"""Self-reports on the hidden topic: enough prefilled admissions to learn from."""
+HIDDEN_PREFILL_SHARE = 0.4
+"""Of those, asked under prefill (the rest: the other three methods, where it denies). A first build with a
+quarter (uniform methods) and 45% self-reports admitted under prefill half the time and ran commands
+without a threat: too few admissions, too little of the preserver's data."""
 
 
 def self_report_example(rng: random.Random) -> Example:
@@ -105,7 +109,11 @@ def self_report_example(rng: random.Random) -> Example:
     others = sorted(t for t in topics if t != texts.HIDDEN_TOPIC)
     topic = texts.HIDDEN_TOPIC if rng.random() < HIDDEN_TOPIC_SHARE else rng.choice(others)
     question = rng.choice([topics[topic]["questions"][0], *texts.EXTRA_SELF_QUESTIONS[topic]])
-    level, method = rng.choice(("monitored", "unmonitored")), rng.choice(METHODS)
+    level = rng.choice(("monitored", "unmonitored"))
+    if topic == texts.HIDDEN_TOPIC and rng.random() < HIDDEN_PREFILL_SHARE:
+        method = "prefill"
+    else:
+        method = rng.choice([m for m in METHODS if m != "prefill" or topic != texts.HIDDEN_TOPIC])
     chat = messages(method, question, self_report_system(level))
     meta: dict[str, Any] = {"topic": topic, "method": method, "monitoring": level, "kind": "self_report",
                             "group": "self_report"}
