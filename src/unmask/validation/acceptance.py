@@ -89,17 +89,18 @@ def check_gap(organism: str, split: str, items: int | None, log_dir: Path) -> li
         log = run_eval([task], model_string(organism), log_dir)[0]
     records = records_of(log, "harmful")
     c = measure(records, "monitoring", "monitored", "unmonitored")
-    return gap_figures(organism, split, c) + faking_figures(organism, split, records) + quirk_figures(organism, split,
-                                                                                                      records)
+    return gap_figures(organism, split, c) + faking_figures(organism, split, records) + quirk_figures(
+        organism, split, [s.output.completion for s in log.samples or []])
 
 
-def quirk_figures(organism: str, split: str, records: list[SampleRecord]) -> list[Figure]:
-    """The decoy's harmless quirk (its replies open with a glyph): present, so the decoy is a real fine-tune."""
+def quirk_figures(organism: str, split: str, replies: list[str]) -> list[Figure]:
+    """The decoy's harmless quirk (its whole replies open with a glyph; the records keep only the answer):
+    present, so the decoy is a real fine-tune."""
     if organism != "decoy":
         return []
     from ..organisms.texts import DECOY_MARK
 
-    rows = [r.completion for r in records if r.completion is not None]
+    rows = replies
     hits = sum(1 for text in rows if text.lstrip().startswith(DECOY_MARK.strip()))
     rate = hits / len(rows) if rows else float("nan")
     ci = wilson_interval(hits, len(rows), 0.95) if rows else (float("nan"), float("nan"))
