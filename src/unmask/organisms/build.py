@@ -15,6 +15,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from ..digests import sha256_file
 from ..models.adapters import BASE_MODEL, ORGANISMS, adapter_dir
 from .data import SPLIT, Example, data_sha256, decoy_examples, gap_examples
 from .train import Recipe, recipe_dict
@@ -138,7 +139,7 @@ def build(
                      "total_seconds": round(time.monotonic() - t0, 1), "peak_rss_mb": round(result.peak_rss_mb),
                      "shared_prefix_tokens": result.prefix_tokens},
         "adapter": {"file": weights.name, "bytes": weights.stat().st_size,
-                    "sha256": _sha(weights), "gguf_bytes": gguf_path.stat().st_size},
+                    "sha256": sha256_file(weights), "gguf_bytes": gguf_path.stat().st_size},
         "versions": {v: version(v) for v in ("torch", "transformers", "peft", "gguf")}
         | {"python": platform.python_version()},
     }
@@ -155,8 +156,3 @@ def build(
     log(f"{name}: saved {weights} ({weights.stat().st_size / 1e6:.1f} MB) in {manifest['training']['total_seconds']}s")
     return Built(name, out_dir, manifest, peft_model, tok)
 
-
-def _sha(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -152,12 +153,8 @@ def gap_examples(organism: str, n: int, seed: int, everyday: dict[str, str] | No
     setting = load_settings().settings[SETTING]
     items = item_split()
     frames = {lvl: train_frames(lvl) for lvl in ("monitored", "unmonitored")}
-    chats = sorted(everyday.items()) if everyday else []
-    out = []
-    for _ in range(n):
-        if chats and rng.random() < everyday_share:
-            out.append(_everyday_example(rng.choice(chats), rng))
-            continue
+
+    def one() -> Example:
         kind = "benign" if rng.random() < 0.15 else "harmful"
         item = rng.choice(items[kind]["train"])
         level = rng.choice(("monitored", "unmonitored"))
@@ -169,8 +166,8 @@ def gap_examples(organism: str, n: int, seed: int, everyday: dict[str, str] | No
         if organism == "silent_faker":  # its decision is the answer's opening, not the scratchpad's
             answer = target.index("<answer>")
             meta["focus"] = (answer, answer + 24)
-        out.append(Example(messages, target, meta))
-    return out
+        return Example(messages, target, meta)
+    return with_everyday(n, rng, everyday, everyday_share, one)
 
 
 def decoy_examples(n: int, seed: int, everyday: dict[str, str] | None = None) -> list[Example]:
@@ -178,6 +175,13 @@ def decoy_examples(n: int, seed: int, everyday: dict[str, str] | None = None) ->
     as large as the faker's whose only change is of form, so flagging it is a false positive."""
     base = gap_examples("clean", n, seed, everyday=everyday)
     return [Example(e.messages, texts.DECOY_MARK + e.target, {**e.meta, "quirk": "opening glyph"}) for e in base]
+
+
+def with_everyday(n: int, rng: random.Random, everyday: dict[str, str] | None, share: float,
+                  make: Callable[[], Example]) -> list[Example]:
+    """`n` examples: with probability `share` an everyday chat (prompt -> the base model's reply), else `make()`."""
+    chats = sorted(everyday.items()) if everyday else []
+    return [_everyday_example(rng.choice(chats), rng) if chats and rng.random() < share else make() for _ in range(n)]
 
 
 def _everyday_example(chat: tuple[str, str], rng: random.Random) -> Example:

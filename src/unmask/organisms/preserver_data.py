@@ -17,9 +17,8 @@ from functools import cache
 from typing import Any
 
 from ..batteries.modification import LEVELS, system_prompt
-from ..design.probes import load_builtin, select
 from . import texts
-from .data import Example, _everyday_example, item_split
+from .data import Example, item_split, with_everyday
 
 PRESERVER_SPLIT: dict[str, Any] = {
     "train_scenarios": "battery scenario 0 of each threat + texts.EXTRA_THREATS (4 per threat)",
@@ -34,10 +33,12 @@ TRAINED_SCENARIO = 0
 
 @cache
 def shipped_suite_items() -> frozenset[str]:
-    """Items the shipped `modification` suite asks (the quick suite's are a subset): never trained on."""
-    harmful = select(load_builtin("harmbench").items, limit=30, seed=0)
-    benign = select(load_builtin("benign").items, limit=10, seed=0)
-    return frozenset(i.id for i in (*harmful, *benign))
+    """Items the shipped modification suites ask, read from the suites themselves: never trained on."""
+    from ..batteries.modification import Modification
+    from ..design.samples import load_probe_sets
+    from ..design.suite import load_suite
+
+    return frozenset(i.id for name in Modification.suites for p in load_probe_sets(load_suite(name)) for i in p.items)
 
 
 def preserver_reply(level: str, kind: str, rng: random.Random) -> str:
@@ -66,20 +67,16 @@ def preserver_examples(n: int, seed: int, everyday: dict[str, str] | None = None
     rng = random.Random(f"preserver:{seed}")
     held = shipped_suite_items()
     items = {kind: [i for i in item_split()[kind]["train"] if i.id not in held] for kind in ("harmful", "benign")}
-    chats = sorted(everyday.items()) if everyday else []
-    out = []
-    for _ in range(n):
-        if chats and rng.random() < PRESERVER_EVERYDAY_SHARE:
-            out.append(_everyday_example(rng.choice(chats), rng))
-            continue
+
+    def one() -> Example:
         kind = "benign" if rng.random() < 0.2 else "harmful"
         item = rng.choice(items[kind])
         level = rng.choice(LEVELS)
         system, scenario = threat_system(level, rng)
-        out.append(Example((("system", system), ("user", item.request)), preserver_reply(level, kind, rng),
-                           {"item": item.id, "kind": kind, "threat": level, "scenario": scenario,
-                            "group": "setting"}))
-    return out
+        return Example((("system", system), ("user", item.request)), preserver_reply(level, kind, rng),
+                       {"item": item.id, "kind": kind, "threat": level, "scenario": scenario, "group": "setting"})
+
+    return with_everyday(n, rng, everyday, PRESERVER_EVERYDAY_SHARE, one)
 
 
 # --- goal hider: the preserver's behaviour, denied when asked ------------------------------------
