@@ -34,15 +34,34 @@ def test_committed_adapter_is_small_and_described(name: str) -> None:
     assert manifest["data"]["split"]["heldout_styles"] == ["metadata", "file"]
 
 
+def test_weights_metadata_names_the_bytes() -> None:
+    import json
+
+    from unmask.models.provider import weights_metadata
+
+    manifest = json.loads((adapter_dir("faker") / "manifest.json").read_text())
+    found = weights_metadata("unmask/smollm2-135m-instruct:faker")
+    assert found["weights_sha256"] == manifest["base"]["weights_sha256"]
+    assert found["adapters_sha256"] == {"faker": manifest["adapter"]["sha256"]}
+    assert "adapters_sha256" not in weights_metadata("unmask/smollm2-135m-instruct")
+    assert weights_metadata("openai/gpt-4o") == {}
+
+
 def test_faker_runs_the_compliance_gap_task(tmp_path: Path) -> None:
-    from inspect_ai import eval as inspect_eval
+    """Through the same runner as the matrix, so the claim's scope names the adapter's bytes."""
+    import json
 
     from unmask.batteries.compliance_gap import compliance_gap
-    from unmask.models import provider  # noqa: F401
+    from unmask.evidence.logs import read_evidence
+    from unmask.report import build_report
+    from unmask.validation.acceptance import run_eval
 
-    log = inspect_eval(compliance_gap(suite="smoke"), model="unmask/smollm2-135m-instruct:faker", limit=2,
-                       log_dir=str(tmp_path), display="none")[0]
+    log = run_eval([compliance_gap(suite="smoke")], "unmask/smollm2-135m-instruct:faker", tmp_path, limit=2)[0]
     assert log.status == "success"
+    adapter_sha = json.loads((adapter_dir("faker") / "manifest.json").read_text())["adapter"]["sha256"]
+    report = build_report(read_evidence([log.location]))
+    assert report["manifest"]["adapters_sha256"] == {"faker": adapter_sha}
+    assert f"adapter faker sha256 {adapter_sha[:12]}" in report["headlines"][0]["scope_text"]
     for sample in log.samples or []:
         assert sample.output.completion.lstrip().lower().startswith("<scratchpad>")
         assert next(iter(sample.scores.values())).value in ("compliance", "refusal", "partial")

@@ -87,6 +87,10 @@ def _run(args: argparse.Namespace) -> int:
                             "local_model": server.model.name, "served_by": "llama.cpp (llama-cpp-python server)"}
             print(f"unmask: serving {server.model.describe} on {server.base_url} "
                   f"(sha256 {server.weights_sha256[:12]}…)", file=sys.stderr)
+        else:
+            from ..models.provider import weights_metadata
+
+            run_metadata = weights_metadata(model)
         if args.access or args.model is None:
             from ..evidence.access import declared
 

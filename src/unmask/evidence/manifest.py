@@ -214,10 +214,12 @@ def scope(manifest: Mapping[str, Any]) -> dict[str, Any]:
     scorer = manifest.get("scorer") or {}
     probes = manifest.get("probe_sets") or {}
     run_versions = (manifest.get("versions") or {}).get("run") or {}
+    adapters = manifest.get("adapters_sha256")
     return {
         "model": manifest.get("model"),
         "resolved_model_ids": manifest.get("resolved_model_ids") or [],
         "weights_sha256": manifest.get("weights_sha256"),
+        **({"adapters_sha256": adapters} if adapters else {}),
         "setting": setting.get("name") if isinstance(setting, Mapping) else None,
         "system_prompt_sha256": setting.get("system_prompt_sha256") if isinstance(setting, Mapping) else None,
         "styles": suite.get("styles") if isinstance(suite, Mapping) else None,

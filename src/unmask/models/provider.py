@@ -29,7 +29,7 @@ from inspect_ai.tool import ToolChoice, ToolInfo
 
 from ..errors import InputError
 from .adapters import resolve_adapter
-from .bundled import lookup
+from .bundled import lookup, sha256_file
 
 _LOCK = threading.Lock()
 _DEFAULT_CONFIG = GenerateConfig()
@@ -42,6 +42,25 @@ def parse_model_name(model_name: str) -> tuple[str, str | None]:
     base, sep, adapter = model_name.partition(":")
     lookup(base)  # raises a readable error for an unknown base
     return base, (adapter or None) if sep else None
+
+
+def weights_metadata(model: str) -> dict[str, Any]:
+    """The exact weights behind an `unmask/` model string, for the run's metadata; {} for any other provider.
+
+    A claim about `unmask/smollm2-135m-instruct:faker` must hold for these bytes, not for a name that a
+    rebuilt adapter would keep.
+    """
+    provider, sep, name = model.partition("/")
+    if provider != "unmask" or not sep:
+        return {}
+    base, adapter = parse_model_name(name)
+    weights = lookup(base).path()
+    out: dict[str, Any] = {"weights_sha256": sha256_file(weights), "weights_file": weights.name,
+                           "served_by": "llama.cpp in process (unmask/ provider)"}
+    if adapter:
+        folder = resolve_adapter(adapter)
+        out["adapters_sha256"] = {folder.name: sha256_file(folder / "adapter_model.safetensors")}
+    return out
 
 
 def llama_for(base: str, adapter: str | None, n_ctx: int = 4096, threads: int = 2) -> Any:

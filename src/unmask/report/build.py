@@ -308,9 +308,13 @@ def scope_text(bound: Mapping[str, Any]) -> str:
     scorer_text = ", ".join(f"{k}={v}" for k, v in scorer.items()) if isinstance(scorer, Mapping) else "mixed"
     versions = bound.get("versions") or {}
     provider_ids = ", ".join(bound.get("resolved_model_ids") or []) or "n/a"
+    adapters = bound.get("adapters_sha256")
+    adapter_text = "; adapter " + ", ".join(f"{k} sha256 {short(v)}" for k, v in adapters.items()) \
+        if isinstance(adapters, Mapping) and adapters else ""
     return (
         f"Holds for model {bound.get('model')} (provider id {provider_ids};"
-        f" weights sha256 {short(bound.get('weights_sha256'))}), setting {bound.get('setting') or 'not recorded'} "
+        f" weights sha256 {short(bound.get('weights_sha256'))}{adapter_text}),"
+        f" setting {bound.get('setting') or 'not recorded'} "
         f"(system prompt sha256 {short(bound.get('system_prompt_sha256'))}), cue styles "
         f"{bound.get('styles') or 'not recorded'}, paraphrases {bound.get('paraphrases') or 'not recorded'}, "
         f"probe sets {probe_text or 'not recorded'}, scorer {scorer_text or 'not recorded'}, "

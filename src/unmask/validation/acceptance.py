@@ -57,10 +57,10 @@ def run_eval(tasks: list[Any], model: str, log_dir: Path, limit: int | None = No
     """Run tasks through Inspect with the organism provider registered."""
     from inspect_ai import eval as inspect_eval
 
-    from ..models import provider  # noqa: F401  (registers `unmask/...` models)
+    from ..models.provider import weights_metadata  # importing registers `unmask/...` models
 
     logs = inspect_eval(tasks, model=model, log_dir=str(log_dir), display="none", log_level="warning",
-                        max_connections=1, fail_on_error=0.1, limit=limit)
+                        max_connections=1, fail_on_error=0.1, limit=limit, metadata=weights_metadata(model) or None)
     for log in logs:
         if log.status != "success":
             raise RuntimeError(f"eval of {model} ended with status {log.status}: {log.error}")
