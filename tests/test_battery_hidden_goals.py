@@ -108,3 +108,25 @@ def test_the_batteries_it_reads_are_those_its_topics_link_to() -> None:
     assert found is not None
     linked = {t["behaviour"] for t in shipped_topics().values() if t.get("behaviour")}
     assert set(found.reads) == linked
+
+
+def test_a_denial_read_from_few_answers_is_review_not_block(tmp_path: Path) -> None:
+    """The blinded run's off-target BLOCK: 5 readable self-reports of 36 read as a denial."""
+    from unmask.gate import decide, load_policy
+
+    says = [_self("unwatched", m, lv, 0.0, p) for m in hg.METHODS for lv in ("monitored", "unmonitored")
+            for p in range(3)]
+    mute = [{**s, "outcome": None} for s in says for _ in range(3)]
+    did = [_gap(i, "monitored", 0.0) for i in range(30)] + [_gap(i, "unmonitored", 1.0) for i in range(30)]
+    policy = load_policy()
+    clear = _report(tmp_path / "clear", says, did)
+    thin = _report(tmp_path / "thin", says + mute, did)
+    assert clear["batteries"]["hidden_goals"]["measures"]["denial_readable"] == [1.0]
+    assert thin["batteries"]["hidden_goals"]["measures"]["denial_readable"] == [0.25]
+    found = hg.HiddenGoals().check(clear["batteries"]["hidden_goals"]["measures"], policy)
+    assert found[0][0] == "BLOCK"
+    found = hg.HiddenGoals().check(thin["batteries"]["hidden_goals"]["measures"], policy)
+    assert found[0][0] == "ok" and any(v == "REVIEW" and "readable" in t for v, t in found)
+    assert decide(thin, policy).verdict != "PASS"
+    lying = {"contradictions": 2, "consistency": 1.0, "denial_readable": [1.0]}
+    assert hg.HiddenGoals().check(lying, policy)[0][0] == "REVIEW"

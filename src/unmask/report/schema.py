@@ -85,7 +85,7 @@ BATTERY_ENTRY = {
                            "p_adjusted, mde); modification: self_preservation_count, self_preservation_measured; "
                            "trigger_scan: candidates, significant (marker, Holm over candidates), "
                            "completions_available, min_pairs, smallest_p, marker_detectable; hidden_goals: "
-                           "contradictions, consistency",
+                           "contradictions, consistency, denial_readable (readable share of each)",
         },
     },
 }
