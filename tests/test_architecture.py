@@ -111,6 +111,14 @@ def test_private_modules_stay_in_their_package() -> None:
                 assert name == owner or name.startswith(owner + "."), f"{name} imports private {target}"
 
 
+def test_the_white_box_stays_out_of_the_black_box_core() -> None:
+    """`unmask.whitebox` needs torch: only white-box modules and command-line entry points may import it."""
+    for name, targets in GRAPH.items():
+        if name.startswith(("unmask.whitebox", "unmask.cli")):
+            continue
+        assert not [t for t in targets if t.startswith("unmask.whitebox")], f"{name} imports the white box"
+
+
 def _owner(module: str, battery: str) -> bool:
     return module.split(".")[:3] == ["unmask", "batteries", battery]
 
