@@ -1,8 +1,8 @@
 """The `unmask` command line: thin wrappers over Inspect's `eval_set` and unmask's report and gate.
 
 Each subcommand lives with its stage: `run` (run, serve, suites, models), `report` (report, gate,
-diff), `organisms` (organisms build/check/list, validate), `classifiers` and `audit` (audit, keygen,
-verify). Handlers import what they need when
+diff), `organisms` (organisms build/check/list, validate), `classifiers`, `audit` (audit, keygen,
+verify) and `whitebox` (probe, noise). Handlers import what they need when
 they run, so `unmask --help` stays fast.
 """
 
@@ -33,8 +33,9 @@ def _subcommands() -> list[Adder]:
     from .organisms import register as organism_commands
     from .report import register as report_commands
     from .run import register as run_commands
+    from .whitebox import register as whitebox_commands
 
-    return [run_commands, report_commands, organism_commands, classifier_commands, audit_commands]
+    return [run_commands, report_commands, organism_commands, classifier_commands, audit_commands, whitebox_commands]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
