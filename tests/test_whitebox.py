@@ -78,6 +78,9 @@ def test_phi() -> None:
     noised_rows = np.array([[1, 1, 0, 0] * 10, [0, 0, 0, 0] * 10])
     lo, hi = noise.phi_interval(base, noised_rows, reps=300)
     assert lo > 1.0 and lo <= 2.0 <= hi
+    rare = np.array([1] + [0] * 19)  # one right answer in 20: some resamples have a baseline of 0
+    lo, hi = noise.phi_interval(rare, np.array([[1] * 5 + [0] * 15]), reps=300)
+    assert lo >= 1.0 and hi == float("inf")
 
 
 def test_probe_directions_recover_a_planted_axis() -> None:

@@ -67,5 +67,6 @@ def phi_interval(baseline_correct: np.ndarray, noised_correct: np.ndarray, *, re
     for _ in range(reps):
         idx = rng.integers(0, n, n)
         values.append(phi(float(baseline_correct[idx].mean()), list(noised_correct[:, idx].mean(axis=1))))
-    lo, hi = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
+    # no interpolation: a resample whose baseline is 0 gives φ = inf, and inf - inf would turn a bound into nan
+    lo, hi = np.quantile(values, [(1 - level) / 2, (1 + level) / 2], method="inverted_cdf")
     return float(lo), float(hi)
