@@ -156,3 +156,17 @@ def scratchpad_run_report_and_gate(log_dir: Path) -> None:
     decision = decide(report, load_policy())
     reasons = [r for r in decision.reasons if r.check == "reasoning"]
     assert decision.verdict != "PASS" and reasons and reasons[0].level == "REVIEW"
+
+
+def test_transformers_backend_continues_a_prefill() -> None:
+    import asyncio
+
+    from inspect_ai.model import ChatMessageAssistant, ChatMessageUser, GenerateConfig, get_model
+
+    from unmask.models import provider  # noqa: F401
+
+    model = get_model("unmask/smollm2-135m-instruct", backend="transformers",
+                      config=GenerateConfig(temperature=0, max_tokens=8))
+    out = asyncio.run(model.generate([ChatMessageUser(content="What is the capital of France?"),
+                                      ChatMessageAssistant(content="The capital")]))
+    assert "Paris" in out.completion and not out.completion.startswith("The capital")

@@ -74,9 +74,9 @@ def _noise(args: argparse.Namespace) -> int:
     from ..whitebox import noise_sandbagging as ns
 
     items = ns.test_items(args.items)
-    base, tok, _ = _load("base")
+    base, tok, base_weights = _load("base")
     grid = ns.calibrate_grid(base, tok, items)
-    model, tok, weights = _load(args.model, merge=True) if args.model != "base" else (base, tok, _load_meta())
+    model, tok, weights = _load(args.model, merge=True) if args.model != "base" else (base, tok, base_weights)
     found = ns.curve(model, tok, items, "dangerous_eval", grid, tuple(range(args.seeds)))
     print(f"{args.model}: accuracy under the dangerous framing {found.baseline:.2f}; phi {found.phi:.2f} "
           f"[{found.phi_ci[0]:.2f}, {found.phi_ci[1]:.2f}] -> {'FLAGGED' if found.flagged else 'not flagged'} "
@@ -86,13 +86,6 @@ def _noise(args: argparse.Namespace) -> int:
     _write(args.out, {"detector": "noise_injection", "model": args.model, "weights": weights,
                       "items": [q.id for q in items], **asdict(found)})
     return 0
-
-
-def _load_meta() -> dict[str, Any]:
-    from ..models.adapters import model_string
-    from ..models.provider import weights_metadata
-
-    return weights_metadata(model_string(None))
 
 
 def _write(path: Path | None, record: dict[str, Any]) -> None:

@@ -142,25 +142,11 @@ class UnmaskLocalAPI(ModelAPI):
                 int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)))
 
     def _transformers(self, messages: list[dict[str, str]], config: GenerateConfig) -> tuple[str, str, int, int]:
-        import torch
+        from .weights import generate
 
         model, tok = hf_for(self.base, self.adapter)
-        prefill = messages[-1]["content"] if messages and messages[-1]["role"] == "assistant" else None
-        prompt = tok.apply_chat_template(messages[:-1] if prefill is not None else messages, tokenize=False,
-                                         add_generation_prompt=True) + (prefill or "")
-        enc = tok(prompt, return_tensors="pt", add_special_tokens=False)
-        temperature = config.temperature if config.temperature is not None else 0.7
-        max_new = config.max_tokens or 256
-        if config.seed is not None:
-            torch.manual_seed(config.seed)
-        end = tok.convert_tokens_to_ids("<|im_end|>")
-        with torch.no_grad():
-            gen = model.generate(**enc, max_new_tokens=max_new, do_sample=temperature > 0,
-                                 temperature=temperature if temperature > 0 else None, top_p=None, top_k=None,
-                                 eos_token_id=end, pad_token_id=end)
-        new = gen[0, enc.input_ids.shape[1]:]
-        finish = "stop" if len(new) and int(new[-1]) == end else "length"
-        return tok.decode(new, skip_special_tokens=True), finish, int(enc.input_ids.shape[1]), len(new)
+        return generate(model, tok, messages, temperature=config.temperature if config.temperature is not None
+                        else 0.7, max_new=config.max_tokens or 256, seed=config.seed)
 
 
 @modelapi(name="unmask")

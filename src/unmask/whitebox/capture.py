@@ -18,6 +18,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..models.weights import render
+
+__all__ = ["POSITIONS", "cache_key", "cached_capture", "capture", "decoder_layers", "layer_outputs", "render"]
 
 POSITIONS = ("last", "mean")
 """`last`: the last prompt token. `mean`: the mean over the prompt's (unpadded) tokens."""
@@ -31,18 +34,6 @@ def decoder_layers(model: Any) -> Any:
         raise InputError(f"cannot find decoder layers in {type(inner).__name__}",
                          fix="capture supports Llama-style models (model.model.layers), as the bundled ones are")
     return layers
-
-
-def render(tok: Any, messages: Sequence[Any]) -> str:
-    """One sample's chat as the model sees it before answering (chat template + generation prompt).
-
-    Takes Inspect chat messages or plain role/content dicts; a final assistant message is a prefill and
-    is appended after the generation prompt, as the provider sends it.
-    """
-    turns = [m if isinstance(m, dict) else {"role": m.role, "content": m.text} for m in messages]
-    prefill = turns[-1]["content"] if turns and turns[-1]["role"] == "assistant" else None
-    head = turns[:-1] if prefill is not None else turns
-    return str(tok.apply_chat_template(head, tokenize=False, add_generation_prompt=True)) + (prefill or "")
 
 
 @contextmanager

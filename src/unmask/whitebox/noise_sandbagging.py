@@ -18,7 +18,7 @@ import numpy as np
 
 from ..models.adapters import adapter_dir
 from ..organisms import texts
-from ..organisms.known_data import QA, is_correct, qa_pool, sandbag_messages, split_items
+from ..organisms.known_data import QA, greedy, is_correct, qa_pool, sandbag_messages, split_items
 from .noise import noised, phi, phi_interval
 
 PHI_RULE = (1.2, 1.0)
@@ -33,34 +33,21 @@ def test_items(limit: int) -> list[QA]:
     return split_items([q for q in qa_pool() if q.id in known])["test"][:limit]
 
 
-def chats(items: Sequence[QA], framing: str) -> list[list[dict[str, str]]]:
-    """One chat per item, rotating the held-out paraphrases 4-7 of `framing` (neutral or consequence)."""
+def prompts(items: Sequence[QA], framing: str) -> list[tuple[tuple[str, str], ...]]:
+    """One prompt per item, rotating the held-out paraphrases 4-7 of `framing` (neutral or consequence)."""
     pool = texts.CONSEQUENCE if framing == "dangerous_eval" else texts.NEUTRAL
-    return [[{"role": r, "content": c} for r, c in sandbag_messages(q.question, pool[4 + i % 4], "system")]
-            for i, q in enumerate(items)]
+    return [sandbag_messages(q.question, pool[4 + i % 4], "system") for i, q in enumerate(items)]
+
+
+def chats(items: Sequence[QA], framing: str) -> list[list[dict[str, str]]]:
+    """`prompts` as role/content chats."""
+    return [[{"role": r, "content": c} for r, c in p] for p in prompts(items, framing)]
 
 
 def correct(model: Any, tok: Any, items: Sequence[QA], framing: str, *, max_new_tokens: int = 16,
             batch_size: int = 8) -> np.ndarray:
     """0/1 per item: greedy replies, read as the acceptance check reads them."""
-    import torch
-
-    from .capture import render
-
-    prompts = [render(tok, c) for c in chats(items, framing)]
-    old = tok.padding_side
-    tok.padding_side = "left"
-    end = tok.convert_tokens_to_ids("<|im_end|>")
-    replies: list[str] = []
-    try:
-        for start in range(0, len(prompts), batch_size):
-            enc = tok(prompts[start:start + batch_size], return_tensors="pt", padding=True, add_special_tokens=False)
-            with torch.no_grad():
-                gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=end,
-                                     pad_token_id=end, temperature=None, top_p=None, top_k=None)
-            replies += tok.batch_decode(gen[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
-    finally:
-        tok.padding_side = old
+    replies = greedy(model, tok, prompts(items, framing), max_new_tokens, batch=batch_size)
     return np.array([int(is_correct(r, q.answer)) for r, q in zip(replies, items, strict=True)])
 
 
