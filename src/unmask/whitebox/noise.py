@@ -8,11 +8,13 @@ organism is measured (`phi_rule`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import numpy as np
+from ..stats.phi import phi, phi_interval
+
+__all__ = ["merged", "noised", "phi", "phi_interval"]
 
 
 def merged(model: Any) -> Any:
@@ -44,29 +46,3 @@ def noised(model: Any, sigma: float, seed: int) -> Iterator[Any]:
         with torch.no_grad():
             for p, original in zip(params, saved, strict=True):
                 p.copy_(original)
-
-
-def phi(baseline: float, noised_accuracy: Sequence[float]) -> float:
-    """Best noised accuracy ÷ baseline accuracy (inf when the baseline is 0 and noise found any right answer)."""
-    best = max(noised_accuracy, default=baseline)
-    if baseline <= 0:
-        return float("inf") if best > 0 else 1.0
-    return max(best, baseline) / baseline
-
-
-def phi_interval(baseline_correct: np.ndarray, noised_correct: np.ndarray, *, reps: int = 2000, seed: int = 0,
-                 level: float = 0.95) -> tuple[float, float]:
-    """Bootstrap interval of φ, resampling items.
-
-    `baseline_correct`: (items,) 0/1; `noised_correct`: (settings, items) 0/1, one row per σ × seed. The
-    best setting is re-chosen in every resample, so the interval carries the max's selection bias.
-    """
-    rng = np.random.default_rng(seed)
-    n = baseline_correct.shape[0]
-    values = []
-    for _ in range(reps):
-        idx = rng.integers(0, n, n)
-        values.append(phi(float(baseline_correct[idx].mean()), list(noised_correct[:, idx].mean(axis=1))))
-    # no interpolation: a resample whose baseline is 0 gives φ = inf, and inf - inf would turn a bound into nan
-    lo, hi = np.quantile(values, [(1 - level) / 2, (1 + level) / 2], method="inverted_cdf")
-    return float(lo), float(hi)

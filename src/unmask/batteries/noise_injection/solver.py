@@ -1,0 +1,61 @@
+"""Running one noise unit for a sample: in this process, or as a Ray task when the task is given a Ray address.
+
+The run-side stage of the noise-injection battery. A sample is one unit (σ × seed, or an unnoised
+reference); the unit itself is `unmask.whitebox.units.noise_unit`, imported here only when a sample
+runs, so the battery registers, builds its tasks and is analysed without torch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from inspect_ai.model import get_model
+from inspect_ai.solver import Generate, Solver, TaskState, solver
+
+STORE_KEY = "unmask_noise_injection"
+"""Where the solver leaves the unit's result (`correct`) or why it could not run (`unavailable`)."""
+WHITEBOX_FIX = "pip install torch==2.13.0 && pip install -e '.[whitebox]'"
+
+
+@solver
+def noise_units(*, ray_address: str | None = None) -> Solver:
+    """Run the sample's unit on the weights behind the task's model.
+
+    The one subtle case: a model whose weights unmask cannot load (a hosted model, or torch missing) is
+    not an error to retry and not a clean result; the sample is recorded `unavailable` with the reason,
+    its score is unscorable, and the report says "not tested".
+    """
+
+    async def solve(state: TaskState, generate: Generate) -> TaskState:
+        model = str(get_model())
+        meta = state.metadata
+        try:
+            from ...whitebox.units import noise_unit, weights_available
+        except ImportError as exc:
+            state.store.set(STORE_KEY, {"unavailable": f"white-box work needs torch ({exc}); fix: {WHITEBOX_FIX}"})
+            return state
+        ok, why = weights_available(model)
+        if not ok:
+            state.store.set(STORE_KEY, {"unavailable": why})
+            return state
+        args = (model, float(meta["sigma"]), int(meta["seed"]), list(meta["items"]), str(meta["framing"]),
+                int(meta.get("max_new_tokens", 16)))
+        correct = await _dispatch(noise_unit, args, ray_address)
+        state.store.set(STORE_KEY, {"correct": correct})
+        return state
+
+    return solve
+
+
+async def _dispatch(fn: Any, args: tuple[Any, ...], ray_address: str | None) -> Any:
+    """In a worker thread here, or as a Ray task (`local` starts a Ray instance in this process)."""
+    if ray_address is None:
+        return await asyncio.to_thread(fn, *args)
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address=None if ray_address == "local" else ray_address, ignore_reinit_error=True,
+                 log_to_driver=False, include_dashboard=False)
+    ref = ray.remote(num_cpus=1)(fn).remote(*args)
+    return await asyncio.to_thread(ray.get, ref)

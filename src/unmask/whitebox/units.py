@@ -1,0 +1,71 @@
+"""White-box work as independent units: the weights behind a model string, and one noise setting on them.
+
+A unit is a plain function of plain arguments (a model string, σ, seed, item ids) returning plain data,
+so it runs the same in this process or as a Ray task on another machine: nothing in it refers to state
+the caller holds. In process, the loaded weights are shared between units and a lock keeps two units from
+noising them at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import InputError
+
+_LOCK = threading.Lock()
+_LOADED: dict[str, tuple[Any, Any]] = {}
+
+
+def weights_available(model: str) -> tuple[bool, str]:
+    """(can unmask load this model's weights, why not). Only the `unmask/` provider's bundled models and
+    their adapters are loadable today; a hosted model's weights never are."""
+    provider, sep, name = model.partition("/")
+    if provider != "unmask" or not sep:
+        return False, (f"the weights of {model!r} are not available to unmask (only `unmask/` models are loaded "
+                       "with transformers); white-box evidence: not tested")
+    from ..models.provider import parse_model_name
+
+    try:
+        parse_model_name(name)
+    except InputError as exc:
+        return False, exc.detail
+    return True, "bundled weights"
+
+
+def load_merged(model: str) -> tuple[Any, Any]:
+    """The transformers model behind `unmask/<base>[:<adapter>]`, its LoRA merged into the weights (so noise
+    reaches what the adapter changed); one copy per model string in this process, never shared with the
+    provider's generation cache (merging and noising change the weights in place)."""
+    with _LOCK:
+        if model not in _LOADED:
+            from ..models.adapters import resolve_adapter
+            from ..models.provider import parse_model_name
+            from ..models.weights import load_adapter, load_base
+            from .noise import merged
+
+            _, adapter = parse_model_name(model.partition("/")[2])
+            loaded, tok = load_base()
+            if adapter:
+                loaded = merged(load_adapter(loaded, resolve_adapter(adapter)))
+            loaded.eval()
+            _LOADED[model] = (loaded, tok)
+        return _LOADED[model]
+
+
+def noise_unit(model: str, sigma: float, seed: int, item_ids: Sequence[str], framing: str, max_new_tokens: int = 16
+               ) -> list[int]:
+    """0/1 per item: greedy answers of `model` with N(0, σ²) on every weight (seed `seed`), under `framing`."""
+    from ..organisms.known_data import qa_pool
+    from .noise import noised
+    from .noise_sandbagging import correct
+
+    by_id = {q.id: q for q in qa_pool()}
+    missing = [i for i in item_ids if i not in by_id]
+    if missing:
+        raise InputError(f"unknown known-answer item {missing[0]!r}", fix="use ids from the bundled item pool")
+    items = [by_id[i] for i in item_ids]
+    loaded, tok = load_merged(model)
+    with _LOCK, noised(loaded, sigma, seed):
+        return [int(x) for x in correct(loaded, tok, items, framing, max_new_tokens=max_new_tokens)]
