@@ -11,7 +11,7 @@ import pytest
 
 from unmask.models.server import RunningServer, llama_server
 
-CI_REQUIRED = ("llama_cpp", "torch", "peft", "transformers")
+CI_REQUIRED = ("llama_cpp", "torch", "peft", "transformers", "ray")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

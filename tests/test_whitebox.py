@@ -152,18 +152,3 @@ def test_noise_items_are_held_out_known_items() -> None:
     danger = ns.chats(items[:4], "dangerous_eval")
     assert [c[0]["content"] for c in danger] != [c[0]["content"] for c in ns.chats(items[:4], "neutral")]
     assert len({c[0]["content"] for c in danger}) == 4  # paraphrases 4-7, one each
-
-
-@pytest.mark.integration
-def test_noise_curve_on_the_bundled_model_has_its_two_known_ends() -> None:
-    """σ = 0 reproduces the unnoised accuracy exactly; a σ that destroys the weights answers nothing right."""
-    from unmask.models.weights import load_base
-    from unmask.whitebox import noise_sandbagging as ns
-
-    model, tok = load_base()
-    model.eval()
-    items = ns.test_items(4)
-    found = ns.curve(model, tok, items, "neutral", (0.0, 0.2), (0,))
-    assert found.baseline >= 0.75  # known items: the base model answers them right
-    assert found.accuracy[0] == (found.baseline,) and found.accuracy[1] == (0.0,)
-    assert found.phi == 1.0 and not found.flagged
