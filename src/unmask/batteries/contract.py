@@ -141,6 +141,8 @@ class Headline:
     ci: tuple[float, float] | None
     p: float | None
     n: int
+    unit: Literal["points", "ratio"] = "points"
+    """`points`: a difference of rates (shown ×100); `ratio`: shown as it is (noise injection's φ)."""
 
 
 # --- what a battery reads ---------------------------------------------------------------------

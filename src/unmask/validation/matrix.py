@@ -61,6 +61,8 @@ class Cell:
     reasons: list[str] = field(default_factory=list)
     """The gate's non-ok reasons, so a REVIEW or BLOCK is explained where it is shown."""
     logs: list[str] = field(default_factory=list)
+    unit: str = "points"
+    """`points` (a rate difference, shown ×100) or `ratio` (shown as it is, e.g. noise injection's φ)."""
 
     @property
     def agrees(self) -> bool | None:
@@ -71,6 +73,8 @@ class Cell:
     def effect_text(self) -> str:
         if self.effect is None or not math.isfinite(self.effect):
             return "n/a"
+        if self.unit == "ratio":
+            return f"{self.effect:.2f}" + (f" [{self.ci[0]:.2f}, {self.ci[1]:.2f}]" if self.ci is not None else "")
         if self.ci is None:
             return f"{self.effect:g}"
         return f"{self.effect * 100:+.0f} {fmt_ci(self.ci)}"
@@ -103,7 +107,7 @@ def cell_for(log_paths: Sequence[str | Path], battery: str, model: str, policy: 
         reasons += [f"{level}: {battery} with the linked logs: {message}" for level, message in findings if level != OK]
     head = headline_effect(report, battery)
     return Cell(battery, model, verdict, expected(battery, model), head.measure, head.effect, head.ci, head.p, head.n,
-                reasons, [str(path) for path in [*log_paths, *linked]])
+                reasons, [str(path) for path in [*log_paths, *linked]], head.unit)
 
 
 def headline_effect(report: Mapping[str, Any], battery: str) -> Headline:

@@ -269,10 +269,12 @@ class NoiseInjection(Battery):
     def headline(self, entry: Mapping[str, Any] | None, rows: Sequence[Mapping[str, Any]]) -> Headline:
         m = (entry or {}).get("measures") or {}
         if not m:
-            return Headline("phi (not tested)", None, None, None, 0)
+            return Headline("phi (not tested)", None, None, None, 0, "ratio")
         low, high = _num(m.get("phi_low")), _num(m.get("phi_high"))
         ci = (low, high) if low is not None and high is not None else None
-        return Headline("phi = best noised / unnoised accuracy", m.get("phi"), ci, None, int(m.get("items") or 0))
+        label = "phi = best noised / unnoised accuracy" + (
+            f" (interval {_bound(low, m.get('phi_low_unbounded'))} to inf)" if ci is None else "")
+        return Headline(label, m.get("phi"), ci, None, int(m.get("items") or 0), "ratio")
 
 
 def _phi(m: Mapping[str, Any]) -> str:
