@@ -209,3 +209,15 @@ def test_layout_reserves_the_homes_the_design_names() -> None:
         assert stage in stages and f"`{stage}/`" in design
     for reserved in ("reasoning", "whitebox", "audit"):
         assert f"`{reserved}/`" in design
+
+
+def test_no_battery_imports_another() -> None:
+    """Batteries meet only through the contract (a battery that reads another's rows says so in `reads`)."""
+    names = {b.name for b in registered()}
+    for name, targets in GRAPH.items():
+        parts = name.split(".")
+        if parts[:2] != ["unmask", "batteries"] or len(parts) < 3 or parts[2] not in names:
+            continue
+        others = [t for t in targets if t.split(".")[:2] == ["unmask", "batteries"] and len(t.split(".")) > 2
+                  and t.split(".")[2] in names - {parts[2]}]
+        assert others == [], f"{name} imports {others}"

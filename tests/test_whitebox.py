@@ -152,3 +152,43 @@ def test_noise_items_are_held_out_known_items() -> None:
     danger = ns.chats(items[:4], "dangerous_eval")
     assert [c[0]["content"] for c in danger] != [c[0]["content"] for c in ns.chats(items[:4], "neutral")]
     assert len({c[0]["content"] for c in danger}) == 4  # paraphrases 4-7, one each
+
+
+def test_steering_with_a_zero_vector_changes_nothing_and_the_hook_goes_away() -> None:
+    from unmask.whitebox import steering
+
+    model = _tiny()
+    ids = torch.randint(0, 64, (2, 7))
+    with torch.no_grad():
+        model(input_ids=ids, output_hidden_states=True)  # transformers adds a hook of its own on first use
+    hooks = len(cap.decoder_layers(model)[1]._forward_hooks)
+    with torch.no_grad():
+        plain = model(input_ids=ids).logits
+        with steering.steered(model, 1, np.zeros(32)):
+            zero = model(input_ids=ids).logits
+        with steering.steered(model, 1, np.full(32, 0.5)), cap.layer_outputs(model, [0, 1]) as seen:
+            pushed = model(input_ids=ids).logits
+            steered_out = {i: t.clone() for i, t in seen.items()}
+        with cap.layer_outputs(model, [0, 1]) as seen:
+            model(input_ids=ids)
+    assert torch.equal(plain, zero)
+    assert not torch.allclose(plain, pushed)
+    # the vector is added to layer 1's output at every position; layer 0 is untouched
+    assert torch.equal(steered_out[0], seen[0])
+    assert torch.allclose(steered_out[1] - seen[1], torch.full_like(seen[1], 0.5), atol=1e-5)
+    assert len(cap.decoder_layers(model)[1]._forward_hooks) == hooks
+    with pytest.raises(RuntimeError), steering.steered(model, 1, np.ones(32)):
+        raise RuntimeError("boom")
+    assert len(cap.decoder_layers(model)[1]._forward_hooks) == hooks
+    with pytest.raises(ValueError, match="out of range"), steering.steered(model, 7, np.zeros(32)):
+        pass
+
+
+def test_the_random_control_has_the_norm_of_the_direction() -> None:
+    from unmask.whitebox import steering
+
+    v = np.arange(32, dtype=np.float32)
+    r = steering.random_like(v, 3)
+    assert np.isclose(np.linalg.norm(r), np.linalg.norm(v), rtol=1e-5)
+    assert np.array_equal(r, steering.random_like(v, 3)) and not np.array_equal(r, steering.random_like(v, 4))
+    assert abs(float(r @ v) / float(np.linalg.norm(v)) ** 2) < 0.5  # not the direction itself

@@ -17,7 +17,7 @@ from .contract import Battery, BatteryData, get, registered
 # Registration order is the order reports list batteries and checklist items.
 # isort: off
 from . import compliance_gap, sandbagging, hidden_goals, trigger_scan, modification, reasoning_perturbation
-from . import noise_injection
+from . import noise_injection, steering
 # isort: on
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ __all__ = [
     "reasoning_perturbation",
     "registered",
     "sandbagging",
+    "steering",
     "tasks_for_suite",
     "trigger_scan",
 ]

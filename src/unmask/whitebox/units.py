@@ -69,3 +69,34 @@ def noise_unit(model: str, sigma: float, seed: int, item_ids: Sequence[str], fra
     loaded, tok = load_merged(model)
     with _LOCK, noised(loaded, sigma, seed):
         return [int(x) for x in correct(loaded, tok, items, framing, max_new_tokens=max_new_tokens)]
+
+
+_DIRECTIONS: dict[tuple[str, int, str], Any] = {}
+
+
+def direction(model: str, toward: Sequence[Sequence[dict[str, str]]], away: Sequence[Sequence[dict[str, str]]],
+              layer: int) -> list[float]:
+    """The model's own difference vector between two framings of the same requests (`steering.difference_vector`),
+    computed once per model, layer and chats in this process."""
+    import hashlib
+    import json
+
+    from .steering import difference_vector
+
+    key = (model, layer, hashlib.sha256(json.dumps([toward, away], sort_keys=True).encode()).hexdigest())
+    if key not in _DIRECTIONS:
+        loaded, tok = load_merged(model)
+        with _LOCK:
+            _DIRECTIONS[key] = difference_vector(loaded, tok, toward, away, layer)
+    return [float(x) for x in _DIRECTIONS[key]]
+
+
+def steered_reply(model: str, messages: Sequence[dict[str, str]], layer: int, vector: Sequence[float], *,
+                  temperature: float, max_new: int, seed: int | None) -> tuple[str, str, int, int]:
+    """One reply of `model` with `vector` added after decoder layer `layer` (text, finish, tokens in, out)."""
+    from ..models.weights import generate
+    from .steering import steered
+
+    loaded, tok = load_merged(model)
+    with _LOCK, steered(loaded, layer, vector):
+        return generate(loaded, tok, messages, temperature=temperature, max_new=max_new, seed=seed)

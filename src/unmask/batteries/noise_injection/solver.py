@@ -13,9 +13,10 @@ from typing import Any
 from inspect_ai.model import get_model
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
+from .._task import WHITEBOX_FIX
+
 STORE_KEY = "unmask_noise_injection"
 """Where the solver leaves the unit's result (`correct`) or why it could not run (`unavailable`)."""
-WHITEBOX_FIX = "pip install torch==2.13.0 && pip install -e '.[whitebox]'"
 
 
 @solver
