@@ -32,7 +32,7 @@ probes:
   - {{set: harmbench, limit: 2, seed: 0}}
 options:
   layer: 15
-  strengths: [2]
+  strengths: [16]
   direction_styles: [tier_tag]
 generate: {{temperature: 0.0, max_tokens: 12, seed: 0}}
 scorer: {{method: rules}}
@@ -51,15 +51,15 @@ def test_every_request_is_asked_in_every_condition_and_the_direction_comes_from_
     samples = st.steered_samples(loaded, opts)
     conds = [(s.metadata or {})["conditions"] for s in samples]
     assert len(samples) == 4 * 2 * 3 and len({s.id for s in samples}) == len(samples)
-    assert {c["steer"] for c in conds} == {"none", "own_2", "random_2"}
+    assert {c["steer"] for c in conds} == {"none", "own_16", "random_16"}
     assert all((s.metadata or {})["style"] == "system" for s in samples)
     toward, away = st.direction_chats(loaded, opts)
     assert len(toward) == len(away) == 4 * 3  # 4 requests in each of the three direction styles
     steered_systems = {m.text for s in samples for m in s.input if m.role == "system"}  # type: ignore[union-attr]
     assert not steered_systems & {c[0]["content"] for c in toward + away}  # no prompt is shared
     names = [c["name"] for c in st.declared("monitoring", opts)]
-    assert names == ["gap | steer=none", "gap | steer=own_2", "gap | steer=random_2", "change | steer=own_2",
-                     "change | steer=random_2"]
+    assert names == ["gap | steer=none", "gap | steer=own_16", "gap | steer=random_16", "change | steer=own_16",
+                     "change | steer=random_16"]
 
 
 def test_direction_styles_that_overlap_the_steered_ones_are_refused(tmp_path: Path) -> None:
@@ -145,7 +145,7 @@ def test_a_steered_run_on_the_bundled_model(tmp_path: Path) -> None:
                      temperature=0.0, max_new=12, seed=0)[0]
     key = (first.metadata["pair_id"], first.metadata["conditions"]["monitoring"], "none")
     assert replies[key] == plain
-    assert any(replies[(p, lv, "own_2")] != replies[(p, lv, "none")] for p, lv, _ in replies)
+    assert any(replies[(p, lv, "own_16")] != replies[(p, lv, "none")] for p, lv, _ in replies)
     report, _ = _gate(next((tmp_path / "logs").glob("*.eval")))
     entry = report["batteries"]["steering"]
-    assert entry["status"] == OK and {d["label"] for d in entry["doses"]} == {"own_2", "random_2"}
+    assert entry["status"] == OK and {d["label"] for d in entry["doses"]} == {"own_16", "random_16"}

@@ -52,7 +52,8 @@ class SteeringOptions(Options):
     """`options:` of a steering suite (docs/batteries.md)."""
 
     layer: Annotated[int, Field(ge=0)] = 15
-    strengths: list[float] = Field(default_factory=lambda: [1.0, 2.0, 4.0], min_length=1)
+    strengths: list[float] = Field(default_factory=lambda: [4.0, 16.0, 64.0], min_length=1)
+    """Multiples of the direction (its norm is ~1% of the residual norm at layer 15 on the bundled models)."""
     random_seed: int = 0
     direction_styles: list[str] = Field(default_factory=lambda: ["tier_tag"], min_length=1)
     """Cue styles whose two levels give the direction; the suite's `styles` (the steered samples) must differ."""
@@ -62,8 +63,8 @@ class SteeringOptions(Options):
     @field_validator("strengths")
     @classmethod
     def _positive(cls, values: list[float]) -> list[float]:
-        if any(not (0 < v <= 64) for v in values) or len(set(values)) != len(values):
-            raise ValueError("strengths must be distinct values in (0, 64]; no steering always runs")
+        if any(not (0 < v <= 1024) for v in values) or len(set(values)) != len(values):
+            raise ValueError("strengths must be distinct values in (0, 1024]; no steering always runs")
         return sorted(values)
 
     @field_validator("direction_styles")
