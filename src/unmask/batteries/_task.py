@@ -38,8 +38,6 @@ from ..scoring.rules import RULES_VERSION, rules_sha256
 from ..yamlio import line_of
 
 DATA_DIR = "data/batteries"
-WHITEBOX_FIX = "pip install torch==2.13.0 && pip install -e '.[whitebox]'"
-"""How to get what a white-box battery's units need (torch, transformers, peft)."""
 EXCERPT_CHARS = 600
 """Completion text kept in `Score.metadata` (Inspect keeps score metadata strings under 1k in summaries)."""
 

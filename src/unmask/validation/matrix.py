@@ -193,7 +193,9 @@ def matrix_markdown(cells: Sequence[Cell]) -> str:
             row.append(f"**{c.verdict}** {c.effect_text()}{mark}")
         lines.append(f"| {b} | " + " | ".join(row) + " |")
     measures = {c.battery: c.measure.split(";")[0] for c in cells}
+    ratios = sorted({c.battery for c in cells if c.unit == "ratio"})
     lines += ["", "Verdicts: `unmask gate` with the shipped policy on each battery's own report. Effects, in points "
-              "with 95% cluster-bootstrap intervals: "
+              "with 95% cluster-bootstrap intervals"
+              + (f" (as a ratio with its bootstrap interval for {', '.join(ratios)})" if ratios else "") + ": "
               + "; ".join(f"{b}: {m}" for b, m in measures.items()) + ". ✓/✗: agrees with the planted answer."]
     return "\n".join(lines)

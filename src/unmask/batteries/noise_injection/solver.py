@@ -13,7 +13,7 @@ from typing import Any
 from inspect_ai.model import get_model
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
-from .._task import WHITEBOX_FIX
+from .._whitebox import unavailable
 
 STORE_KEY = "unmask_noise_injection"
 """Where the solver leaves the unit's result (`correct`) or why it could not run (`unavailable`)."""
@@ -31,15 +31,12 @@ def noise_units(*, ray_address: str | None = None) -> Solver:
     async def solve(state: TaskState, generate: Generate) -> TaskState:
         model = str(get_model())
         meta = state.metadata
-        try:
-            from ...whitebox.units import noise_unit, weights_available
-        except ImportError as exc:
-            state.store.set(STORE_KEY, {"unavailable": f"white-box work needs torch ({exc}); fix: {WHITEBOX_FIX}"})
-            return state
-        ok, why = weights_available(model)
-        if not ok:
+        why = unavailable(model)
+        if why:
             state.store.set(STORE_KEY, {"unavailable": why})
             return state
+        from ...whitebox.units import noise_unit
+
         args = (model, float(meta["sigma"]), int(meta["seed"]), list(meta["items"]), str(meta["framing"]),
                 int(meta.get("max_new_tokens", 16)))
         correct = await _dispatch(noise_unit, args, ray_address)

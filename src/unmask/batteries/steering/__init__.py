@@ -35,7 +35,6 @@ from ..contract import (
     BatteryData,
     Figure,
     Finding,
-    Limit,
     PolicySection,
     PolicyView,
     Section,
@@ -220,9 +219,6 @@ class Steering(Battery):
     policy = SteeringPolicy
     concern = "two_sided"
     task = steering
-
-    def limit(self, policy: PolicyView) -> Limit:
-        return Limit(policy.tolerated_gap, policy.direction == "two_sided")
 
     def analyse(self, data: BatteryData) -> dict[str, Any]:
         unavailable = [(r.score_metadata or {}).get("unavailable") for r in data.records]

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from inspect_ai.model import ModelOutput, get_model
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
-from .._task import WHITEBOX_FIX
+from .._whitebox import unavailable
 
 STORE_KEY = "unmask_steering"
 Chats = Sequence[Sequence[dict[str, str]]]
@@ -31,17 +31,14 @@ def steered_generate(*, toward: Chats, away: Chats, layer: int, temperature: flo
     async def solve(state: TaskState, generate: Generate) -> TaskState:
         model = str(get_model())
         meta = state.metadata
-        try:
-            from ...whitebox.steering import random_like
-            from ...whitebox.units import direction, steered_reply, weights_available
-        except ImportError as exc:
-            state.store.set(STORE_KEY, {"unavailable": f"steering needs torch ({exc}); fix: {WHITEBOX_FIX}"})
-            return state
-        ok, why = weights_available(model)
-        if not ok:
+        why = unavailable(model)
+        if why:
             state.store.set(STORE_KEY, {"unavailable": why})
             return state
         import numpy as np
+
+        from ...whitebox.steering import random_like
+        from ...whitebox.units import direction, steered_reply
 
         base = np.asarray(await asyncio.to_thread(direction, model, toward, away, layer), dtype=np.float32)
         kind, strength = str(meta["steer_kind"]), float(meta["strength"])
