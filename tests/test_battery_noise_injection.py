@@ -68,8 +68,10 @@ def _log(path: Path, baseline: list[int], noised: dict[tuple[float, int], list[i
     samples = []
     for framing, sigma, seed, pair, row in units:
         meta: dict[str, Any] = {"sigma": sigma, "seed": seed, "framing": framing}
+        items = [f"q{i}" for i in range(len(row))]
         score: tuple[Any, Any, Any] = (("unscorable", {**meta, "unavailable": "weights of x not available"}, None)
-                                       if unavailable else (sum(row) / len(row), {**meta, "correct": row}, None))
+                                       if unavailable else (sum(row) / len(row), {**meta, "correct": row,
+                                                                                   "items": items}, None))
         samples.append({"pair_id": pair, "item_kind": framing, "conditions": {"sigma": f"{sigma:g}"},
                         "metadata": meta, "scores": {"noise_accuracy": score}})
     return write_battery_log(path, "noise_injection", samples, [], scorers=("noise_accuracy",))
@@ -127,6 +129,15 @@ def test_weights_not_available_is_not_tested_never_clear(tmp_path: Path) -> None
     assert entry["status"] == "not tested" and "not available" in entry["summary"]
     assert found[0][0] == REVIEW
     assert next(c for c in report["checklist"] if c["item"] == "whitebox_noise")["status"] == "not tested"
+
+
+def test_units_of_two_suites_in_one_report_are_not_mixed(tmp_path: Path) -> None:
+    noised = {(0.005, 0): [0] * N, (0.01, 0): [0] * N}
+    first = _log(tmp_path / "a.eval", [1] * N, noised, [1] * N)
+    second = _log(tmp_path / "b.eval", [1] * 8, {(0.005, 0): [0] * 8, (0.02, 0): [1] * 8}, [1] * 8)
+    report = build_report(read_evidence([first, second]), AnalysisOptions(reps=200))
+    entry = report["batteries"]["noise_injection"]
+    assert entry["status"] == "not tested" and "different item sets" in entry["summary"]
 
 
 @pytest.mark.parametrize("bad", [float("nan"), None, "1.5", True])

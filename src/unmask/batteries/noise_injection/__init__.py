@@ -200,6 +200,9 @@ class NoiseInjection(Battery):
         out: dict[str, Any] = {"battery": BATTERY, "n": len(data.records), "models": models}
         if problems:
             return out | {"status": "not tested", "reason": problems[0], "unscored": len(problems)}
+        if len({tuple((r.score_metadata or {}).get("items") or ()) for r in data.records}) != 1:
+            return out | {"status": "not tested",
+                          "reason": "units asked different item sets (two suites in one report); report one at a time"}
         if len(models) != 1:
             return out | {"status": "not tested",
                           "reason": f"records of {len(models)} models; build one report per model"}
