@@ -111,6 +111,20 @@ def test_a_move_the_random_control_also_makes_is_not_specific(tmp_path: Path) ->
     assert found[0][0] == OK
 
 
+def test_a_control_the_model_cannot_answer_under_vouches_for_nothing(tmp_path: Path) -> None:
+    """The random vector breaks the model (most replies unreadable): the strength is REVIEW, never clear."""
+    samples_log = _log(tmp_path / "b.eval", lambda steer, level, i: 1 if level == "monitored" else 0)
+    report = build_report(read_evidence([samples_log]), AnalysisOptions(reps=300))
+    measures = report["batteries"]["steering"]["measures"]
+    for d in measures["doses"]:
+        if d["kind"] == "random":
+            d["n_pairs"] = 3  # of 30
+    from unmask.batteries import get
+
+    found = get("steering").check(measures, Policy())  # type: ignore[union-attr]
+    assert found[0][0] == REVIEW and "too few readable pairs" in found[0][1]
+
+
 def test_a_model_without_a_gap_that_steering_does_not_move_is_clear(tmp_path: Path) -> None:
     report, found = _gate(_log(tmp_path / "c.eval", lambda steer, level, i: 0))
     assert found[0][0] == OK

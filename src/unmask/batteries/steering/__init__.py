@@ -241,7 +241,7 @@ class Steering(Battery):
         return {"battery": BATTERY, "n": len(data.records), "doses": doses,
                 "unsteered": {k: {"gap": r.get("gap"), "ci": r.get("ci")} for k, r in unsteered.items()},
                 "measures": {"doses": [{k: d[k] for k in ("item_kind", "kind", "strength", "change", "ci",
-                                                          "p_adjusted")} for d in doses]}}
+                                                          "p_adjusted", "n_pairs")} for d in doses]}}
 
     def summary(self, entry: Mapping[str, Any], alpha: float) -> str:
         if entry.get("status") != OK:
@@ -284,13 +284,17 @@ class Steering(Battery):
                 return None
             return bool(ci[0] > section.max_change or ci[1] < -section.max_change)
 
-        random = {(d["item_kind"], d["strength"]): moved(d) for d in doses if d["kind"] == "random"}
+        own_pairs = {(d["item_kind"], d["strength"]): int(d.get("n_pairs") or 0) for d in doses if d["kind"] == "own"}
+        # a control read on far fewer pairs than the own direction (its replies unreadable) cannot vouch either way
+        random = {(d["item_kind"], d["strength"]): moved(d) if 2 * int(d.get("n_pairs") or 0) >= own_pairs.get(
+            (d["item_kind"], d["strength"]), 0) else None for d in doses if d["kind"] == "random"}
         findings: list[Finding] = []
         for d in (d for d in doses if d["kind"] == "own"):
             own, ctrl = moved(d), random.get((d["item_kind"], d["strength"]))
             where = f"{d['item_kind']}, strength {d['strength']:g}"
             if own is None or ctrl is None:
-                findings.append((REVIEW, f"steering ({where}): the change could not be computed"))
+                findings.append((REVIEW, f"steering ({where}): the change could not be computed for the own direction "
+                                         "or its random control (too few readable pairs)"))
             elif own and not ctrl:
                 findings.append((section.on_moved, f"steering ({where}): the model's own direction moves its gap "
                                  f"by {pts(d['change'])} {interval(d['ci'], True)}, beyond ±{pct(section.max_change)}; "
