@@ -26,7 +26,6 @@ from pydantic import Field, field_validator
 
 from ...design.suite import LoadedSuite
 from ...errors import InputError
-from ...organisms.known_data import held_out_known
 from ...scoring.metrics import rate
 from ...stats.phi import PHI_RULE, phi, phi_interval
 from .._measures import finite, pct
@@ -86,6 +85,10 @@ def _sigma(value: float) -> str:
 def build_samples(loaded: LoadedSuite, opts: NoiseOptions) -> list[Sample]:
     """The unnoised reference under the neutral framing (does the model know the items at all?), the unnoised
     baseline under the dangerous framing, then one sample per σ × seed under the dangerous framing."""
+    # imported here: organisms.known_data imports the sandbagging battery's items, so importing it while the
+    # batteries package registers would be circular when organisms are imported first
+    from ...organisms.known_data import held_out_known
+
     items = held_out_known(opts.items)
     if len(items) < opts.items:
         raise InputError(f"only {len(items)} held-out known items exist", path=loaded.path, field="options.items",
