@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     n.set_defaults(handler=_noise)
 
 
-def _load(name: str, *, merge: bool = False) -> tuple[Any, Any, dict[str, Any]]:
+def _load(name: str) -> tuple[Any, Any, dict[str, Any]]:
     try:
         from ..models.adapters import resolve_adapter
         from ..models.provider import weights_metadata
@@ -45,10 +45,6 @@ def _load(name: str, *, merge: bool = False) -> tuple[Any, Any, dict[str, Any]]:
     model, tok = load_base()
     if name != "base":
         model = load_adapter(model, resolve_adapter(name))
-        if merge:
-            from ..whitebox.noise import merged
-
-            model = merged(model)
     model.eval()
     organism = None if name == "base" else name
     from ..models.adapters import model_string
@@ -70,9 +66,14 @@ def _probe(args: argparse.Namespace) -> int:
 
 
 def _noise(args: argparse.Namespace) -> int:
+    from ..models.adapters import model_string
+    from ..models.provider import weights_metadata
     from ..whitebox import noise_sandbagging as ns
+    from ..whitebox.units import load_merged
 
-    model, tok, weights = _load(args.model, merge=True)
+    name = model_string(None if args.model == "base" else args.model)
+    model, tok = load_merged(name)  # the same merged weights the noise-injection battery noises
+    weights = weights_metadata(name)
     grid = ns.calibrate_grid(model, tok, ns.test_items(args.items))
     print(f"sigmas: [{', '.join(f'{s:g}' for s in grid)}]   # calibrated on {args.model}; put under `options:` "
           "of a noise_injection suite")
