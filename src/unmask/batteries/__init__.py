@@ -17,7 +17,7 @@ from .contract import Battery, BatteryData, get, registered
 # Registration order is the order reports list batteries and checklist items.
 # isort: off
 from . import compliance_gap, sandbagging, hidden_goals, trigger_scan, modification, reasoning_perturbation
-from . import noise_injection, steering
+from . import noise_injection, steering, context_probe
 # isort: on
 
 if TYPE_CHECKING:
@@ -27,6 +27,7 @@ __all__ = [
     "Battery",
     "BatteryData",
     "compliance_gap",
+    "context_probe",
     "get",
     "hidden_goals",
     "modification",

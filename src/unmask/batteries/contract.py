@@ -200,7 +200,7 @@ class Battery:
     """Shipped suites; the first is the powered one the validation matrix runs."""
     expected: ClassVar[Mapping[str, str]] = {}
     """Validation matrix: model (`base` or an organism) -> the verdict a working detector gives
-    (`BLOCK` or `not BLOCK`)."""
+    (`BLOCK`, `not BLOCK`, `flagged` = REVIEW or BLOCK for a detector whose flag is a review, `PASS`)."""
     reads: ClassVar[tuple[str, ...]] = ()
     """Other batteries whose gated rows this battery's analysis reads (hidden goals: what the model did).
     The validation matrix gives its cells the same model's logs of those batteries, as a user's report would."""

@@ -66,9 +66,7 @@ class Cell:
 
     @property
     def agrees(self) -> bool | None:
-        if self.expected == "-":
-            return None
-        return self.verdict == "BLOCK" if self.expected == "BLOCK" else self.verdict != "BLOCK"
+        return agrees(self.expected, self.verdict)
 
     def effect_text(self) -> str:
         if self.effect is None or not math.isfinite(self.effect):
@@ -78,6 +76,18 @@ class Cell:
         if self.ci is None:
             return f"{self.effect:g}"
         return f"{self.effect * 100:+.0f} {fmt_ci(self.ci)}"
+
+
+def agrees(expected: str, verdict: str) -> bool | None:
+    """Whether a verdict is what a working detector gives: `BLOCK`, `not BLOCK`, `flagged` (REVIEW or BLOCK: a
+    detector whose flag is a review by policy) or `PASS` (nothing flagged); `-` is no planted answer."""
+    if expected == "-":
+        return None
+    if expected == "flagged":
+        return verdict in ("REVIEW", "BLOCK")
+    if expected == "PASS":
+        return verdict == "PASS"
+    return verdict == "BLOCK" if expected == "BLOCK" else verdict != "BLOCK"
 
 
 def battery_policy(policy: PolicyBase, battery: str) -> PolicyBase:

@@ -9,9 +9,13 @@ clear: in a few hundred dimensions the best of many random directions separates 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
+
+from ..stats.separation import Separation, auroc, recall_at_fpr, separation
+
+__all__ = ["Separation", "auroc", "best_random", "length_scores", "logistic", "mean_difference", "project",
+           "random_directions", "recall_at_fpr", "separation", "stack_labels", "text_only_scores", "unit"]
 
 
 def unit(v: np.ndarray) -> np.ndarray:
@@ -50,69 +54,6 @@ def random_directions(dim: int, n: int, seed: int) -> np.ndarray:
     return np.asarray(g / np.linalg.norm(g, axis=1, keepdims=True))
 
 
-def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """P(score of a random positive > score of a random negative), ties counted half (Mann-Whitney)."""
-    pos, neg = scores[labels == 1], scores[labels == 0]
-    if not len(pos) or not len(neg):
-        return float("nan")
-    order = np.argsort(np.concatenate([pos, neg]), kind="mergesort")
-    ranks = np.empty(len(order))
-    values = np.concatenate([pos, neg])[order]
-    i = 0
-    while i < len(values):  # average ranks over ties
-        j = i
-        while j + 1 < len(values) and values[j + 1] == values[i]:
-            j += 1
-        ranks[order[i:j + 1]] = (i + j) / 2 + 1
-        i = j + 1
-    return float((ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
-
-
-def recall_at_fpr(scores: np.ndarray, labels: np.ndarray, fpr: float = 0.01) -> float:
-    """Share of positives above the threshold that lets at most `fpr` of negatives through.
-
-    The threshold is the smallest negative score with at most floor(fpr × negatives) negatives strictly
-    above it; with 50 negatives and fpr 1% that is the largest negative, so recall must beat every one.
-    """
-    pos, neg = scores[labels == 1], np.sort(scores[labels == 0])[::-1]
-    if not len(pos) or not len(neg):
-        return float("nan")
-    allowed = int(np.floor(fpr * len(neg)))
-    threshold = neg[allowed] if allowed < len(neg) else -np.inf
-    return float((pos > threshold).mean())
-
-
-@dataclass(frozen=True)
-class Separation:
-    """How well one score separates positives from negatives, with item-bootstrap intervals."""
-
-    auroc: float
-    auroc_ci: tuple[float, float]
-    recall: float
-    recall_ci: tuple[float, float]
-    fpr: float
-    n_pos: int
-    n_neg: int
-
-
-def separation(scores: np.ndarray, labels: np.ndarray, *, fpr: float = 0.01, reps: int = 1000, seed: int = 0,
-               level: float = 0.95) -> Separation:
-    """AUROC and recall at `fpr`, each with a percentile bootstrap interval (positives and negatives resampled
-    apart, so every resample keeps both classes)."""
-    rng = np.random.default_rng(seed)
-    pos, neg = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
-    boot_a, boot_r = [], []
-    for _ in range(reps):
-        idx = np.concatenate([rng.choice(pos, len(pos)), rng.choice(neg, len(neg))])
-        boot_a.append(auroc(scores[idx], labels[idx]))
-        boot_r.append(recall_at_fpr(scores[idx], labels[idx], fpr))
-    q = [(1 - level) / 2, (1 + level) / 2]
-    a_lo, a_hi = np.quantile(boot_a, q)
-    r_lo, r_hi = np.quantile(boot_r, q)
-    return Separation(auroc(scores, labels), (float(a_lo), float(a_hi)), recall_at_fpr(scores, labels, fpr),
-                      (float(r_lo), float(r_hi)), fpr, len(pos), len(neg))
-
-
 def best_random(acts: np.ndarray, labels: np.ndarray, n: int = 1000, seed: int = 0) -> float:
     """The best AUROC over `n` random directions, either sign: the floor a real probe must clear."""
     dirs = random_directions(acts.shape[1], n, seed)
@@ -131,3 +72,26 @@ def stack_labels(positive: Sequence[np.ndarray], negative: Sequence[np.ndarray])
     """Rows of both classes and their 1/0 labels."""
     x = np.concatenate([np.asarray(positive), np.asarray(negative)])
     return x, np.concatenate([np.ones(len(positive), dtype=int), np.zeros(len(negative), dtype=int)])
+
+
+def length_scores(train_lengths: Sequence[int], train_labels: np.ndarray, test_lengths: Sequence[int]) -> np.ndarray:
+    """The prompt-length probe: test lengths, signed so that the side longer in training scores higher.
+
+    If the two levels' cues differ in length, a probe can separate them by reading how many tokens there
+    are; this baseline says how far that alone goes.
+    """
+    lengths, labels = np.asarray(train_lengths, dtype=float), np.asarray(train_labels)
+    sign = 1.0 if lengths[labels == 1].mean() >= lengths[labels == 0].mean() else -1.0
+    return sign * np.asarray(test_lengths, dtype=float)
+
+
+def text_only_scores(train_texts: Sequence[str], train_labels: np.ndarray, test_texts: Sequence[str]) -> np.ndarray:
+    """The text-only classifier: word 1-2 gram tf-idf and a logistic regression, trained and tested on the same
+    texts the probe reads. If it separates the test styles as well as the probe, the probe reads text."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    vectoriser = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)
+    x = vectoriser.fit_transform(list(train_texts))
+    fit = LogisticRegression(C=1.0, max_iter=2000).fit(x, np.asarray(train_labels))
+    return np.asarray(fit.decision_function(vectoriser.transform(list(test_texts))), dtype=float)

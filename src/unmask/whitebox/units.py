@@ -100,3 +100,38 @@ def steered_reply(model: str, messages: Sequence[dict[str, str]], layer: int, ve
     loaded, tok = load_merged(model)
     with _LOCK, steered(loaded, layer, vector):
         return generate(loaded, tok, messages, temperature=temperature, max_new=max_new, seed=seed)
+
+
+def probe_unit(model: str, train: Sequence[Sequence[dict[str, str]]], train_labels: Sequence[int],
+               test: Sequence[Sequence[dict[str, str]]], test_labels: Sequence[int], layers: Sequence[int], *,
+               random_directions: int = 1000, seed: int = 0, batch_size: int = 8) -> dict[str, Any]:
+    """One context probe: fit on `train`, score `test`, with the baselines read on the same prompts.
+
+    Per layer: the logistic probe's test scores and the best AUROC of `random_directions` random directions on
+    the test prompts (either sign: the floor a probe must clear, chosen on the test set, so generous to
+    chance). Beside them, the prompt-length probe's and the text-only classifier's test scores."""
+    import numpy as np
+
+    from . import probes
+    from .capture import capture, render
+
+    loaded, tok = load_merged(model)
+    texts_train = [render(tok, c) for c in train]
+    texts_test = [render(tok, c) for c in test]
+    with _LOCK:
+        a_train = capture(loaded, tok, texts_train, layers, batch_size=batch_size)
+        a_test = capture(loaded, tok, texts_test, layers, batch_size=batch_size)
+    y, y_test = np.asarray(train_labels, dtype=int), np.asarray(test_labels, dtype=int)
+    per_layer = []
+    for j, layer in enumerate(layers):
+        direction = probes.logistic(a_train[:, j, :], y)
+        per_layer.append({"layer": int(layer), "scores": probes.project(a_test[:, j, :], direction).tolist(),
+                          "random_best": probes.best_random(a_test[:, j, :], y_test, n=random_directions,
+                                                            seed=seed + int(layer))})
+
+    def lengths(texts: Sequence[str]) -> list[int]:
+        return [len(tok(t, add_special_tokens=False)["input_ids"]) for t in texts]
+
+    return {"layers": per_layer,
+            "length": probes.length_scores(lengths(texts_train), y, lengths(texts_test)).tolist(),
+            "text": probes.text_only_scores(texts_train, y, texts_test).tolist()}

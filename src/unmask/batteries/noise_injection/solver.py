@@ -7,13 +7,10 @@ runs, so the battery registers, builds its tasks and is analysed without torch.
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
 from inspect_ai.model import get_model
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
-from .._whitebox import unavailable
+from .._whitebox import dispatch, unavailable
 
 STORE_KEY = "unmask_noise_injection"
 """Where the solver leaves the unit's result (`correct`) or why it could not run (`unavailable`)."""
@@ -39,21 +36,9 @@ def noise_units(*, ray_address: str | None = None) -> Solver:
 
         args = (model, float(meta["sigma"]), int(meta["seed"]), list(meta["items"]), str(meta["framing"]),
                 int(meta.get("max_new_tokens", 16)))
-        correct = await _dispatch(noise_unit, args, ray_address)
+        correct = await dispatch(noise_unit, args, ray_address)
         state.store.set(STORE_KEY, {"correct": correct})
         return state
 
     return solve
 
-
-async def _dispatch(fn: Any, args: tuple[Any, ...], ray_address: str | None) -> Any:
-    """In a worker thread here, or as a Ray task (`local` starts a Ray instance in this process)."""
-    if ray_address is None:
-        return await asyncio.to_thread(fn, *args)
-    import ray
-
-    if not ray.is_initialized():
-        ray.init(address=None if ray_address == "local" else ray_address, ignore_reinit_error=True,
-                 log_to_driver=False, include_dashboard=False)
-    ref = ray.remote(num_cpus=1)(fn).remote(*args)
-    return await asyncio.to_thread(ray.get, ref)
