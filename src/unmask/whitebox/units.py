@@ -103,9 +103,11 @@ def steered_reply(model: str, messages: Sequence[dict[str, str]], layer: int, ve
 
 
 def probe_unit(model: str, train: Sequence[Sequence[dict[str, str]]], train_labels: Sequence[int],
-               test: Sequence[Sequence[dict[str, str]]], test_labels: Sequence[int], layers: Sequence[int], *,
-               random_directions: int = 1000, seed: int = 0, batch_size: int = 8) -> dict[str, Any]:
-    """One context probe: fit on `train`, score `test`, with the baselines read on the same prompts.
+               test: Sequence[Sequence[dict[str, str]]], test_labels: Sequence[int], layers: Sequence[int],
+               method: str = "logistic", random_directions: int = 1000, seed: int = 0, batch_size: int = 8
+               ) -> dict[str, Any]:
+    """One probe: fit on `train` (`logistic`, or `mean_difference` for a few contrast pairs), score `test`, with
+    the baselines read on the same prompts. Positional all through, so it ships as a Ray task unchanged.
 
     Per layer: the logistic probe's test scores and the best AUROC of `random_directions` random directions on
     the test prompts (either sign: the floor a probe must clear, chosen on the test set, so generous to
@@ -115,6 +117,8 @@ def probe_unit(model: str, train: Sequence[Sequence[dict[str, str]]], train_labe
     from . import probes
     from .capture import capture, render
 
+    if method not in ("logistic", "mean_difference"):
+        raise InputError(f"unknown probe method {method!r}", fix="use logistic or mean_difference")
     loaded, tok = load_merged(model)
     texts_train = [render(tok, c) for c in train]
     texts_test = [render(tok, c) for c in test]
@@ -124,7 +128,9 @@ def probe_unit(model: str, train: Sequence[Sequence[dict[str, str]]], train_labe
     y, y_test = np.asarray(train_labels, dtype=int), np.asarray(test_labels, dtype=int)
     per_layer = []
     for j, layer in enumerate(layers):
-        direction = probes.logistic(a_train[:, j, :], y)
+        x = a_train[:, j, :]
+        direction = (probes.logistic(x, y) if method == "logistic"
+                     else probes.mean_difference(x[y == 1], x[y == 0]))
         per_layer.append({"layer": int(layer), "scores": probes.project(a_test[:, j, :], direction).tolist(),
                           "random_best": probes.best_random(a_test[:, j, :], y_test, n=random_directions,
                                                             seed=seed + int(layer))})
