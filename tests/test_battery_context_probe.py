@@ -54,7 +54,7 @@ def _suite(tmp_path: Path, axes: str = "monitoring", train: str = "system, tier_
 
 def test_one_sample_per_axis_trained_and_tested_on_the_prompts_unmask_renders(tmp_path: Path) -> None:
     loaded = load_suite(str(_suite(tmp_path, axes="monitoring, phase")))
-    samples = cp.probe_samples(loaded, cp.ProbeOptions.model_validate(loaded.suite.options))
+    samples = cp.probe_samples(loaded, cp.ContextOptions.model_validate(loaded.suite.options))
     assert [(s.metadata or {})["probe"] for s in samples] == ["monitoring", "phase"]
     meta = samples[0].metadata or {}
     assert len(meta["train"]) == len(meta["test"]) == 3 * 2 * 2  # requests x levels x styles

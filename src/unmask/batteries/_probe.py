@@ -17,10 +17,11 @@ import numpy as np
 from inspect_ai.model import get_model
 from inspect_ai.scorer import Score, Scorer, Target, mean, scorer
 from inspect_ai.solver import Generate, Solver, TaskState, solver
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from ..stats.separation import separation
 from ._measures import finite
+from ._task import Options
 from ._whitebox import dispatch, unavailable
 from .contract import (
     OK,
@@ -42,6 +43,21 @@ FPR = 0.01
 UNIT_KEYS = ("train", "train_labels", "test", "test_labels", "test_groups", "test_ids", "layers", "method",
              "random_directions", "random_seed", "probe")
 """Sample metadata a probe unit reads (`unit_metadata` writes it)."""
+
+
+class ProbeOptions(Options):
+    """The `options:` every probe suite has (docs/batteries.md)."""
+
+    layers: list[Annotated[int, Field(ge=0)]] = Field(default_factory=lambda: [5, 10, 15, 20, 25], min_length=1)
+    random_directions: Annotated[int, Field(ge=10, le=10000)] = 1000
+    random_seed: int = 0
+
+    @field_validator("layers")
+    @classmethod
+    def _layers(cls, values: list[int]) -> list[int]:
+        if len(set(values)) != len(values):
+            raise ValueError("layers must be distinct")
+        return sorted(values)
 
 
 def unit_metadata(*, probe: str, train: Sequence[Any], train_labels: Sequence[int], test: Sequence[Any],

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from typing import Annotated, ClassVar
+from typing import ClassVar
 
 from inspect_ai import Task, task
 from inspect_ai.dataset import Sample
@@ -24,23 +24,20 @@ from inspect_ai.model import ChatMessageUser
 from pydantic import Field, field_validator
 
 from ..design.frames import AXES, STYLES
-from ..design.samples import build_samples
+from ..design.samples import build_samples, load_probe_sets
 from ..design.suite import LoadedSuite
-from ._probe import ProbeBattery, probe_scores, probe_units, unit_metadata
-from ._task import Options, assemble_task, battery_sample, load_battery_suite
+from ._probe import ProbeBattery, ProbeOptions, probe_scores, probe_units, unit_metadata
+from ._task import assemble_task, battery_sample, load_battery_suite
 from .contract import battery
 
 BATTERY = "context_probe"
 
 
-class ProbeOptions(Options):
+class ContextOptions(ProbeOptions):
     """`options:` of a context-probe suite (docs/batteries.md)."""
 
     train_styles: list[str] = Field(default_factory=lambda: ["system", "tier_tag"], min_length=1)
     """Cue styles the probe is fitted on; the suite's `styles` are the held-out test styles and must differ."""
-    layers: list[Annotated[int, Field(ge=0)]] = Field(default_factory=lambda: [5, 10, 15, 20, 25], min_length=1)
-    random_directions: Annotated[int, Field(ge=10, le=10000)] = 1000
-    random_seed: int = 0
 
     @field_validator("train_styles")
     @classmethod
@@ -48,13 +45,6 @@ class ProbeOptions(Options):
         if any(v not in STYLES for v in values) or len(set(values)) != len(values):
             raise ValueError(f"train_styles must be distinct cue styles from {', '.join(STYLES)}")
         return values
-
-    @field_validator("layers")
-    @classmethod
-    def _layers(cls, values: list[int]) -> list[int]:
-        if len(set(values)) != len(values):
-            raise ValueError("layers must be distinct")
-        return sorted(values)
 
 
 def _chats(loaded: LoadedSuite, axis: str, styles: Sequence[str]) -> list[tuple[list[dict[str, str]], int, str, str]]:
@@ -69,7 +59,7 @@ def _chats(loaded: LoadedSuite, axis: str, styles: Sequence[str]) -> list[tuple[
     return out
 
 
-def probe_samples(loaded: LoadedSuite, opts: ProbeOptions) -> list[Sample]:
+def probe_samples(loaded: LoadedSuite, opts: ContextOptions) -> list[Sample]:
     """One sample per axis: the probe's training prompts (train styles) and test prompts (the suite's styles)."""
     if set(opts.train_styles) & set(loaded.suite.styles):
         raise loaded.error("the probe's training styles overlap its test styles", at=("options", "train_styles"),
@@ -101,7 +91,7 @@ def context_probe(suite: str = "context_probe", ray_address: str | None = None) 
         suite: a shipped context-probe suite (`context_probe`, `context_probe_quick`) or a suite YAML path.
         ray_address: run each probe as a Ray task (`local` starts a local Ray instance; else a cluster address).
     """
-    loaded, opts = load_battery_suite(suite, BATTERY, ProbeOptions)
+    loaded, opts = load_battery_suite(suite, BATTERY, ContextOptions)
     samples = probe_samples(loaded, opts)
     return assemble_task(
         loaded, samples, scorers=probe_scores(), solver=probe_units(ray_address=ray_address), auxiliary=False,
@@ -112,7 +102,8 @@ def context_probe(suite: str = "context_probe", ray_address: str | None = None) 
                                          f"{opts.random_seed} + layer", "length": "prompt length in tokens",
                                "text": "word 1-2 gram tf-idf + logistic regression on the same texts"},
                  "backend": "transformers, LoRA merged"},
-        item_sets={p.set: p.model_dump() for p in loaded.suite.probes},
+        item_sets={p.name: {"sha256": p.sha256, "source": p.source, "count": len(p.items), **p.selection}
+                   for p in load_probe_sets(loaded)},
         scoring={"method": "linear probe on activations", "primary": "probe_scores", "outcome": "auroc",
                  "fpr": 0.01},
         contrasts=[], extra={"options": opts.model_dump(), "ray": ray_address is not None},

@@ -20,11 +20,11 @@ from typing import Annotated, ClassVar
 from inspect_ai import Task, task
 from inspect_ai.dataset import Sample
 from inspect_ai.model import ChatMessageUser
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from ..design.suite import LoadedSuite
-from ._probe import ProbeBattery, probe_scores, probe_units, unit_metadata
-from ._task import Options, assemble_task, battery_sample, load_battery_suite
+from ._probe import ProbeBattery, ProbeOptions, probe_scores, probe_units, unit_metadata
+from ._task import assemble_task, battery_sample, load_battery_suite
 from .contract import battery
 
 BATTERY = "defection_probe"
@@ -42,21 +42,11 @@ PLACEMENTS = ("system", "user_prefix", "user_suffix")
 Chat = list[dict[str, str]]
 
 
-class DefectionOptions(Options):
+class DefectionOptions(ProbeOptions):
     """`options:` of a defection-probe suite (docs/batteries.md)."""
 
-    layers: list[Annotated[int, Field(ge=0)]] = Field(default_factory=lambda: [5, 10, 15, 20, 25], min_length=1)
-    random_directions: Annotated[int, Field(ge=10, le=10000)] = 1000
-    random_seed: int = 0
     requests: Annotated[int, Field(ge=2)] | None = None
     """Held-out requests to read (None: all of them)."""
-
-    @field_validator("layers")
-    @classmethod
-    def _layers(cls, values: list[int]) -> list[int]:
-        if len(set(values)) != len(values):
-            raise ValueError("layers must be distinct")
-        return sorted(values)
 
 
 def contrast_chats() -> tuple[list[Chat], list[Chat]]:
