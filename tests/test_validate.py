@@ -51,3 +51,14 @@ def test_trigger_scan_without_gate_contrasts_counts_as_tested(tmp_path: Path) ->
     cell = cell_for([path], "trigger_scan", "clean", load_policy())
     assert cell.verdict == "PASS" and cell.effect == 0 and cell.agrees is True
     assert not cell.reasons
+
+
+def test_a_suite_file_gets_a_log_folder_of_its_own_not_its_own_path() -> None:
+    """`--suite /abs/path.yaml` once made the log folder the suite file itself (Path / absolute path)."""
+    from unmask.validation.matrix import suite_dir
+
+    assert suite_dir("context_probe") == "context_probe"
+    folder = suite_dir("/tmp/x/context_probe_phase.yaml")
+    assert folder.startswith("context_probe_phase-") and "/" not in folder
+    assert folder != suite_dir("/tmp/y/context_probe_phase.yaml")
+    assert (Path("/logs") / "base" / folder).parent == Path("/logs/base")

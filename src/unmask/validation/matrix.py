@@ -10,6 +10,7 @@ battery's internals: a new battery joins as a row once it has a suite and a repo
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -90,6 +91,14 @@ def agrees(expected: str, verdict: str) -> bool | None:
     return verdict == "BLOCK" if expected == "BLOCK" else verdict != "BLOCK"
 
 
+def suite_dir(suite: str) -> str:
+    """A log folder name for a suite: its name, or for a suite file its stem and a hash of the path (an absolute
+    path joined as a folder would replace the log directory, and two files may share a stem)."""
+    if not suite.endswith((".yaml", ".yml")) and "/" not in suite and "\\" not in suite:
+        return suite
+    return f"{Path(suite).stem}-{hashlib.sha256(suite.encode()).hexdigest()[:8]}"
+
+
 def battery_policy(policy: PolicyBase, battery: str) -> PolicyBase:
     """The shipped policy, asking only for the battery this cell tests."""
     return policy.model_copy(update={"required_batteries": [battery]})
@@ -163,7 +172,7 @@ def run_cells(runs: Sequence[tuple[str, str, str]], log_dir: Path, policy: Polic
             out.write_text(json.dumps([asdict(c) for c in cells], indent=1) + "\n")
 
     for suite, label, model in runs:
-        finished = run_eval(tasks_for_suite(suite), model, log_dir / label / suite, limit=limit)
+        finished = run_eval(tasks_for_suite(suite), model, log_dir / label / suite_dir(suite), limit=limit)
         for battery, paths in logs_by_battery(finished).items():
             logs[(label, battery)] = paths
             found = get(battery)
