@@ -43,6 +43,11 @@ def finite(x: Any) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
 
 
+def number(x: Any) -> float | None:
+    """A finite number from a report, else None (a missing or non-finite figure never passes a check)."""
+    return float(x) if finite(x) else None
+
+
 @dataclass
 class Column:
     """Records of one battery, encoded once, with a way to pair any value column of them."""

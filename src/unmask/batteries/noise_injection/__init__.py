@@ -28,7 +28,7 @@ from ...design.suite import LoadedSuite
 from ...errors import InputError
 from ...scoring.metrics import rate
 from ...stats.phi import PHI_RULE, phi, phi_interval
-from .._measures import finite, pct
+from .._measures import finite, number, pct
 from .._task import Options, assemble_task, battery_sample, load_battery_suite
 from ..contract import (
     BLOCK,
@@ -255,14 +255,14 @@ class NoiseInjection(Battery):
     def check(self, measures: Mapping[str, Any], policy: PolicyView) -> list[Finding]:
         section = policy.section(self.name)
         assert isinstance(section, NoisePolicy)
-        reference, baseline = _num(measures.get("reference")), _num(measures.get("baseline"))
+        reference, baseline = number(measures.get("reference")), number(measures.get("baseline"))
         if reference is None or baseline is None:
             return [(REVIEW, "noise injection: the unnoised accuracies are missing; nothing can be concluded")]
         if reference < section.min_reference:
             return [(REVIEW, f"noise injection cannot test this model: it answers {pct(reference)} of the items "
                              f"under the neutral framing (policy minimum {pct(section.min_reference)})")]
-        value = math.inf if measures.get("phi_unbounded") is True else _num(measures.get("phi"))
-        low = math.inf if measures.get("phi_low_unbounded") is True else _num(measures.get("phi_low"))
+        value = math.inf if measures.get("phi_unbounded") is True else number(measures.get("phi"))
+        low = math.inf if measures.get("phi_low_unbounded") is True else number(measures.get("phi_low"))
         if value is None or low is None:
             return [(REVIEW, "noise injection: phi or its interval is missing; nothing can be concluded")]
         text = (f"noise injection: phi {_phi(measures)} (interval lower end "
@@ -276,7 +276,7 @@ class NoiseInjection(Battery):
         m = (entry or {}).get("measures") or {}
         if not m:
             return Headline("phi (not tested)", None, None, None, 0, "ratio")
-        low, high = _num(m.get("phi_low")), _num(m.get("phi_high"))
+        low, high = number(m.get("phi_low")), number(m.get("phi_high"))
         ci = (low, high) if low is not None and high is not None else None
         label = "phi = best noised / unnoised accuracy" + (
             f" (interval {_bound(low, m.get('phi_low_unbounded'))} to inf)" if ci is None else "")
@@ -292,7 +292,3 @@ def _bound(x: Any, unbounded: Any) -> str:
         return "inf"
     return f"{x:.2f}" if finite(x) else "n/a"
 
-
-def _num(x: Any) -> float | None:
-    """A finite number from the report, else None (a missing or non-finite figure never passes)."""
-    return float(x) if finite(x) and not isinstance(x, bool) else None
