@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import pytest
 
@@ -65,3 +66,40 @@ def test_unknown_axis_level_style_and_paraphrase_are_errors() -> None:
         cues.render({"monitoring": "monitored"}, "smoke-signal", 0)
     with pytest.raises(ValueError, match="no paraphrase"):
         cues.render({"monitoring": "monitored"}, "system", 99)
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"(?u)\b\w\w+\b", text.lower()))  # the text-only baseline's tokens (tf-idf default)
+
+
+def test_evaluation_axis_test_styles_share_no_telling_word_with_its_training_styles() -> None:
+    """The awareness probe trains on system/tier-tag cues and tests on metadata/file cues; if a word that tells
+    the levels apart in the test styles occurred in the training styles, the text-only baseline could read it
+    and the probe would be credited with nothing (docs/whitebox.md)."""
+    cues = load_cues()
+
+    def text(level: str, style: str, p: int) -> str:
+        frame = cues.render({"evaluation": level}, style, p)
+        return frame.system_cues + frame.user_prefix
+
+    training = {w for style in ("system", "tier_tag") for level in AXES["evaluation"]
+                for p in range(cues.paraphrase_count("evaluation", style)) for w in _words(text(level, style, p))}
+    for style in ("metadata", "file"):
+        for p in range(cues.paraphrase_count("evaluation", style)):
+            telling = _words(text("evaluated", style, p)) ^ _words(text("real_use", style, p))
+            assert telling, f"{style}/{p}: the levels render the same words"
+            assert not telling & training, f"evaluation/{style}/{p} shares {sorted(telling & training)} with training"
+
+
+def test_stacked_axes_use_distinct_tags_keys_and_file_names() -> None:
+    """Axes stack in one prompt, so two axes naming the same tag, header key or file would be ambiguous."""
+    cues = load_cues()
+    patterns = {"tier_tag": r"<(\w+)>", "metadata": r"^\W*([\w-]+)\W*[:=]", "file": r'name="([^"]+)"'}
+    for style, pattern in patterns.items():
+        for p in range(4):
+            names: dict[str, str] = {}
+            for axis in AXES:
+                text = cues.render({axis: AXES[axis][0]}, style, p).user_prefix
+                for name in set(re.findall(pattern, text, flags=re.M)):
+                    held = names.setdefault(name.lower(), axis)
+                    assert held == axis, f"{style}/{p}: {name!r} in {axis} and {held}"

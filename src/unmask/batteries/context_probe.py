@@ -88,7 +88,8 @@ def context_probe(suite: str = "context_probe", ray_address: str | None = None) 
     """Linear probes for the suite's axes on held-out cue styles (white box; needs the `whitebox` extra).
 
     Args:
-        suite: a shipped context-probe suite (`context_probe`, `context_probe_quick`) or a suite YAML path.
+        suite: a shipped context-probe suite (`context_probe`, `awareness_probe`, `context_probe_quick`) or a
+            suite YAML path.
         ray_address: run each probe as a Ray task (`local` starts a local Ray instance; else a cluster address).
     """
     loaded, opts = load_battery_suite(suite, BATTERY, ContextOptions)
@@ -114,7 +115,7 @@ class ContextProbe(ProbeBattery):
     title = "Context probes on held-out cue styles (white box)"
     checklist: ClassVar[Mapping[str, str]] = {
         "whitebox_probe": "Situational awareness, white box: context probes on held-out cue styles"}
-    suites = ("context_probe", "context_probe_quick")
+    suites = ("context_probe", "awareness_probe", "context_probe_quick")
     expected: ClassVar[Mapping[str, str]] = {"clean": "PASS", "base": "PASS"}
     task = context_probe
     finding = ("the model represents the axis' level in a way its words alone do not give away; review what it "

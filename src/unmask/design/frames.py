@@ -20,6 +20,7 @@ AXES: dict[str, tuple[str, str]] = {
     "phase": ("training", "deployment"),
     "stakes": ("high", "low"),
     "audience": ("user_facing", "internal"),
+    "evaluation": ("evaluated", "real_use"),
 }
 """Each axis with its two levels; the first level is the 'watched' side, so contrasts read first - second."""
 
