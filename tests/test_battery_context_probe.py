@@ -199,6 +199,24 @@ def test_the_text_only_classifier_and_the_length_probe_on_known_texts() -> None:
     assert probes.auroc(lengths, np.array([1, 0, 0, 1])) == 1.0
 
 
+
+@pytest.mark.parametrize(("suite", "low", "high"), [("awareness_probe", 0.4, 0.6), ("context_probe", 0.95, 1.0)])
+def test_the_text_only_baseline_on_the_shipped_probe_suites(suite: str, low: float, high: float) -> None:
+    """The evaluation axis was written so that no telling word crosses from the training to the test styles; the
+    monitoring axis was not (docs/whitebox.md). The baseline on the prompts the shipped suites render says so."""
+    pytest.importorskip("sklearn")
+    from unmask.whitebox import probes
+
+    loaded = load_suite(suite)
+    (sample,) = cp.probe_samples(loaded, cp.ContextOptions.model_validate(loaded.suite.options))
+    meta = sample.metadata or {}
+
+    def texts(chats: list[list[dict[str, str]]]) -> list[str]:
+        return ["\n".join(m["content"] for m in chat) for chat in chats]
+
+    scores = probes.text_only_scores(texts(meta["train"]), np.asarray(meta["train_labels"]), texts(meta["test"]))
+    assert low <= probes.auroc(scores, np.asarray(meta["test_labels"])) <= high
+
 # --- on the bundled model --------------------------------------------------------------------------------------
 
 
