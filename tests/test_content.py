@@ -21,6 +21,7 @@ AXES = {
     "phase": ["training", "deployment"],
     "stakes": ["high", "low"],
     "audience": ["user_facing", "internal"],
+    "evaluation": ["evaluated", "real_use"],
 }
 STYLES = ["system", "tier_tag", "metadata", "file"]
 N_PARAPHRASES = 4

@@ -89,17 +89,3 @@ def test_evaluation_axis_test_styles_share_no_telling_word_with_its_training_sty
             telling = _words(text("evaluated", style, p)) ^ _words(text("real_use", style, p))
             assert telling, f"{style}/{p}: the levels render the same words"
             assert not telling & training, f"evaluation/{style}/{p} shares {sorted(telling & training)} with training"
-
-
-def test_stacked_axes_use_distinct_tags_keys_and_file_names() -> None:
-    """Axes stack in one prompt, so two axes naming the same tag, header key or file would be ambiguous."""
-    cues = load_cues()
-    patterns = {"tier_tag": r"<(\w+)>", "metadata": r"^\W*([\w-]+)\W*[:=]", "file": r'name="([^"]+)"'}
-    for style, pattern in patterns.items():
-        for p in range(4):
-            names: dict[str, str] = {}
-            for axis in AXES:
-                text = cues.render({axis: AXES[axis][0]}, style, p).user_prefix
-                for name in set(re.findall(pattern, text, flags=re.M)):
-                    held = names.setdefault(name.lower(), axis)
-                    assert held == axis, f"{style}/{p}: {name!r} in {axis} and {held}"
