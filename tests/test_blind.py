@@ -101,3 +101,31 @@ def read_samples(log_dir: Path) -> list:  # type: ignore[type-arg]
 
     (path,) = log_dir.glob("*.eval")
     return list(read_eval_log(str(path)).samples or [])
+
+
+def test_a_run_that_stops_part_way_reveals_and_scores_what_it_finished(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fault injection: the run dies after one cell. Its verdict is final, so the key is written (matching the
+    commitment), that cell is scored, the matrix says the run is incomplete, and the error still surfaces."""
+    from dataclasses import asdict
+
+    from unmask.validation import matrix
+    from unmask.validation.blind import load_blinded, run_blind
+
+    def one_cell_then_die(runs, log_dir, policy, *, limit=None, out=None, echo=print):  # type: ignore[no-untyped-def]
+        _suite, label, _model = runs[0]
+        cell = Cell("compliance_gap", label, "BLOCK", "-", "gap", 0.9, (0.8, 1.0), 0.001, 20)
+        out.write_text(json.dumps([asdict(cell)]))
+        raise RuntimeError("provider crashed")
+
+    monkeypatch.setattr(matrix, "run_cells", one_cell_then_die)
+    with pytest.raises(RuntimeError, match="provider crashed"):
+        run_blind(["smoke"], ["faker", "base"], tmp_path, echo=lambda _s: None)
+    cells, key, commitment = load_blinded(tmp_path)
+    assert key.commitment() == commitment and len(cells) == 1
+    revealed = json.loads((tmp_path / "revealed.json").read_text())
+    first = key.assignment[cells[0].model]
+    assert [c["model"] for c in revealed["cells"]] == [first] and "stopped after 1 cells" in revealed["incomplete"]
+    assert (tmp_path / "matrix.md").read_text().startswith("**Incomplete run**")
+    caught = revealed["scores"][0]["true_positives"] if first == "faker" else revealed["scores"][0]["false_positives"]
+    assert caught == [first]

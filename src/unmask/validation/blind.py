@@ -139,7 +139,8 @@ def run_blind(suites: Sequence[str], models: Sequence[str], log_dir: Path, *, se
               echo: Callable[[str], None] = print) -> tuple[list[Cell], list[Score]]:
     """Commit, run under ids, write the verdicts, then reveal and score. Files in `log_dir`:
     `commitment.json` (before the run), `verdicts.json` (blinded cells, as they come), `key.json` and
-    `revealed.json` + `matrix.md` (after)."""
+    `revealed.json` + `matrix.md` (after). A run that stops part-way still writes the key and scores the cells
+    it finished (marked incomplete), then re-raises: hours of verdicts are not lost with an unseeded key."""
     from ..gate import load_policy
     from .matrix import run_cells
 
@@ -158,12 +159,29 @@ def run_blind(suites: Sequence[str], models: Sequence[str], log_dir: Path, *, se
     echo(f"blinded run of {len(models)} models; key committed: {commitment}")
     runs = [(suite, blind_id, f"unmask/{BASE_MODEL}:{adapters[blind_id]}") for blind_id in key.assignment
             for suite in suites]
-    cells = run_cells(runs, log_dir, policy, limit=limit, out=log_dir / "verdicts.json", echo=echo)
+    try:
+        cells = run_cells(runs, log_dir, policy, limit=limit, out=log_dir / "verdicts.json", echo=echo)
+    except BaseException:
+        # Without the key, the verdicts already written could never be scored; they are final, so reveal them.
+        finished = _read_cells(log_dir / "verdicts.json")
+        _finish(finished, key, commitment, log_dir, echo,
+                stopped=f"stopped after {len(finished)} cells: the key is revealed so they can be scored; "
+                        "a new run draws a new key")
+        raise
+    return _finish(cells, key, commitment, log_dir, echo)
+
+
+def _finish(cells: Sequence[Cell], key: BlindKey, commitment: str, log_dir: Path, echo: Callable[[str], None],
+            stopped: str | None = None) -> tuple[list[Cell], list[Score]]:
+    """Write the key (after the verdicts), reveal, score and write the matrix."""
     _write(log_dir / "key.json", asdict(key))
     revealed = reveal(cells, key, commitment)
     scores = score(revealed)
-    _write(log_dir / "revealed.json", {"cells": [asdict(c) for c in revealed], "scores": [asdict(s) for s in scores]})
+    _write(log_dir / "revealed.json", {"cells": [asdict(c) for c in revealed], "scores": [asdict(s) for s in scores],
+                                       "incomplete": stopped})
     text = matrix_markdown(revealed) + "\n\n" + score_markdown(scores, key, commitment) + "\n"
+    if stopped:
+        text = f"**Incomplete run**: {stopped}.\n\n{text}"
     (log_dir / "matrix.md").write_text(text)
     echo("")
     echo(text)
@@ -172,11 +190,16 @@ def run_blind(suites: Sequence[str], models: Sequence[str], log_dir: Path, *, se
 
 def load_blinded(log_dir: Path) -> tuple[list[Cell], BlindKey, str]:
     """A finished blinded run's files, for re-checking its reveal independently."""
-    cells = [Cell(**{**c, "ci": tuple(c["ci"]) if c["ci"] else None})
-             for c in json.loads((log_dir / "verdicts.json").read_text())]
+    cells = _read_cells(log_dir / "verdicts.json")
     raw: Mapping[str, object] = json.loads((log_dir / "key.json").read_text())
     key = BlindKey(int(str(raw["seed"])), str(raw["salt"]), dict(raw["assignment"]))  # type: ignore[call-overload]
     return cells, key, json.loads((log_dir / "commitment.json").read_text())["sha256"]
+
+
+def _read_cells(path: Path) -> list[Cell]:
+    if not path.exists():
+        return []
+    return [Cell(**{**c, "ci": tuple(c["ci"]) if c["ci"] else None}) for c in json.loads(path.read_text())]
 
 
 def _write(path: Path, data: object) -> None:
